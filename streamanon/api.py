@@ -1,0 +1,159 @@
+"""Python API: ``Anonymizer`` on numpy frames, ``anonymize_video`` and ``anonymize_images`` on files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .anonymize import CoverSettings, cover_faces
+from .errors import InputInvalid, Interrupted, OutputError
+from .faces.analyze import AnalyzerSettings, FaceAnalyzer
+from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
+from .media.sink import EncodeSettings, VideoSink, check_output
+from .media.source import VideoSource
+from .pipeline import Pipeline
+from .stats import StageTimer, Stats
+from .types import Faces, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Options:
+    """Everything a run needs, checked up front."""
+
+    cover: CoverSettings = field(default_factory=CoverSettings)
+    analysis: AnalyzerSettings = field(default_factory=AnalyzerSettings)
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    overwrite: bool = False
+
+
+class Anonymizer:
+    """Anonymize RGB frames one after the other (tracks carry over between calls).
+
+    >>> anon = Anonymizer(method="blur")
+    >>> out = anon(frame)            # (H, W, 3) uint8 RGB in, a new array out; ``frame`` is not modified
+    """
+
+    def __init__(self, method: str = "blur", mask_scale: float = 1.3, threshold: float = 0.5,
+                 detect_every: int = 1):
+        self.cover = CoverSettings(method=method, mask_scale=mask_scale)
+        self.analyzer = FaceAnalyzer(AnalyzerSettings(threshold=threshold, detect_every=detect_every))
+        self.last_faces: Faces | None = None
+        self.fallbacks = 0
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3
+                and frame.dtype == np.uint8):
+            raise InputInvalid(f"expected an (H, W, 3) uint8 RGB array, got "
+                               f"{getattr(frame, 'shape', type(frame))} {getattr(frame, 'dtype', '')}")
+        out = np.ascontiguousarray(frame).copy()
+        self.last_faces = self.analyzer.analyze(out)
+        self.fallbacks += cover_faces(out, self.last_faces, self.cover)
+        return out
+
+    def reset(self) -> None:
+        """Forget tracks (call between unrelated images)."""
+        self.analyzer.reset()
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Options | None = None,
+                    stop: threading.Event | None = None,
+                    progress: Callable[[Frame, Stats], None] | None = None,
+                    on_open: Callable[[VideoSource], None] | None = None) -> Stats:
+    """Anonymize every frame of ``src`` into ``dst`` (same frames, timestamps, size, rotation, audio).
+
+    ``stop`` ends the run early with a valid, shorter output and raises Interrupted.
+    """
+    options = options or Options()
+    src, dst = Path(src), Path(dst)
+    stats = Stats()
+    check_output(dst, src if src.exists() else None, options.overwrite)
+    with VideoSource(src, audio=options.encode.audio) as source:
+        check_output(dst, src, options.overwrite)
+        if on_open:
+            on_open(source)
+        sink = VideoSink(dst, source.info, options.encode)
+        source.decode_audio = set(sink.audio_transcode)
+        if stop is not None:
+            source.stop = stop
+        analyzer = FaceAnalyzer(options.analysis)
+        pipeline = Pipeline(analyzer, options.cover, stats)
+        ok = False
+        try:
+            pipeline.run(source, sink.write, sink.write_audio,
+                         on_frame=(lambda f: progress(f, stats)) if progress else None)
+            ok = True
+        finally:
+            sink.close(ok=ok)
+            analyzer.close()
+    if stop is not None and stop.is_set():
+        stats.interrupted = True
+        raise Interrupted(f"interrupted after {stats.frames} frames; {dst} holds them", path=str(dst))
+    return stats
+
+
+def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Options | None = None,
+                     stop: threading.Event | None = None,
+                     progress: Callable[[Frame, Stats], None] | None = None) -> Stats:
+    """One image to one image, or a folder of images to a folder with the same names."""
+    options = options or Options()
+    src, dst = Path(src), Path(dst)
+    pairs = _image_pairs(src, dst, options.overwrite)
+    stats = Stats()
+    analyzer = FaceAnalyzer(AnalyzerSettings(threshold=options.analysis.threshold, detect_every=1,
+                                             max_coast=0, smoothing=False))
+    try:
+        for i, (a, b) in enumerate(pairs):
+            if stop is not None and stop.is_set():
+                stats.interrupted = True
+                raise Interrupted(f"interrupted after {i} images", path=str(dst))
+            with StageTimer(stats, "decode"):
+                rgb = read_image(a)
+            analyzer.reset()
+            with StageTimer(stats, "analyze"):
+                faces = analyzer.analyze(rgb)
+            with StageTimer(stats, "anonymize"):
+                stats.fallbacks += cover_faces(rgb, faces, options.cover)
+            with StageTimer(stats, "encode"):
+                write_image(b, rgb)
+            stats.frames += 1
+            stats.faces += len(faces)
+            if progress:
+                progress(Frame(i, rgb), stats)
+        stats.tracks = analyzer.total_tracks
+    finally:
+        analyzer.close()
+    return stats
+
+
+def _image_pairs(src: Path, dst: Path, overwrite: bool) -> list[tuple[Path, Path]]:
+    if src.is_dir():
+        images = list_images(src)
+        if not images:
+            raise InputInvalid(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {src}", path=str(src))
+        if dst.resolve() == src.resolve():
+            raise OutputError(f"output folder is the input folder: {dst}", path=str(dst))
+        if dst.exists() and not dst.is_dir():
+            raise OutputError(f"output must be a folder when the input is a folder: {dst}", path=str(dst))
+        check_output(dst / "x", None, True) if dst.exists() else check_output(dst, None, overwrite)
+        dst.mkdir(exist_ok=True)
+        pairs = [(p, dst / p.name) for p in images]
+        if not overwrite:
+            for _, b in pairs:
+                check_output(b, None, overwrite)
+        return pairs
+    check_output(dst, src, overwrite)
+    if dst.suffix.lower() not in IMAGE_SUFFIXES:
+        raise OutputError(f"output of an image must be an image ({', '.join(IMAGE_SUFFIXES)}): {dst}",
+                          path=str(dst))
+    return [(src, dst)]

@@ -1,0 +1,1 @@
+"""Face detection, dense landmarks, tracking."""

@@ -1,0 +1,179 @@
+"""Per-frame face analysis: detect every k frames, mesh each face on its crop, track and smooth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Faces
+from .detect import FaceDetector
+from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
+from .track import KalmanPoints, NoFilter, Track, greedy_match, iou
+
+
+@dataclass
+class AnalyzerSettings:
+    """How faces are found and followed.
+
+    detect_every: run the detector every k frames (and on any frame where a track was missed).
+    max_coast: frames a lost face stays covered from its prediction before its track ends.
+    threshold: detector confidence.
+    smoothing: Kalman smoothing of landmarks (off: raw measurements).
+    """
+
+    detect_every: int = 3
+    max_coast: int = 12
+    threshold: float = 0.5
+    smoothing: bool = True
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.max_coast < 0:
+            raise ValueError(f"max_coast must be >= 0, got {self.max_coast}")
+
+
+def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(max(box[2] - box[0],
+                                                                             box[3] - box[1]))
+
+
+def detection_region(box: np.ndarray) -> np.ndarray:
+    """Whole-face box from a detector box (which spans brows to mouth): wider, taller, up to the hairline."""
+    c, _ = _box_center_size(box)
+    w, h = box[2] - box[0], box[3] - box[1]
+    return np.array([c[0] - 0.65 * w, c[1] - 0.85 * h, c[0] + 0.65 * w, c[1] + 0.7 * h], np.float32)
+
+
+class FaceAnalyzer:
+    """Stateful: owns the detector, the mesh estimator and the tracks of one stream.
+
+    ``analyze(rgb)`` returns the Faces of that frame (frames must come in order).
+    """
+
+    def __init__(self, settings: AnalyzerSettings | None = None):
+        self.settings = settings or AnalyzerSettings()
+        self.detector = FaceDetector(threshold=self.settings.threshold)
+        self.mesh = MeshEstimator()
+        self.tracks: list[Track] = []
+        self._next_id = 0
+        self._since_detect = 10**9
+        self.total_tracks = 0
+
+    def reset(self) -> None:
+        """Forget all tracks (a new scene, or the next unrelated image)."""
+        self.tracks = []
+        self._since_detect = 10**9
+
+    def _new_filter(self, points: np.ndarray):
+        return KalmanPoints(points) if self.settings.smoothing else NoFilter(points)
+
+    def _new_track(self, points: np.ndarray, has_mesh: bool, score: float) -> Track:
+        t = Track(id=self._next_id, filter=self._new_filter(points), has_mesh=has_mesh, score=score)
+        self._next_id += 1
+        self.total_tracks += 1
+        return t
+
+    def analyze(self, rgb: np.ndarray) -> Faces:
+        s = self.settings
+        for t in self.tracks:
+            t.filter.predict(damping=1.0 if t.misses == 0 else 0.5)
+            t.seen = False
+        self._since_detect += 1
+        must_detect = (self._since_detect >= s.detect_every or not self.tracks
+                       or any(t.misses > 0 for t in self.tracks))
+        det_boxes = np.zeros((0, 4), np.float32)
+        det_scores = np.zeros((0,), np.float32)
+        if must_detect:
+            det_boxes, det_scores = self.detector.detect(rgb)
+            self._since_detect = 0
+        regions = np.array([detection_region(b) for b in det_boxes], np.float32).reshape(-1, 4)
+        track_boxes = np.array([t.box() for t in self.tracks], np.float32).reshape(-1, 4)
+        matches = greedy_match(iou(track_boxes, regions), min_score=0.2)
+        matched_det = {d: ti for ti, d in matches}
+
+        for ti, t in enumerate(self.tracks):
+            det = next((d for tj, d in matches if tj == ti), None)
+            if t.has_mesh:
+                center, size = _box_center_size(t.box())
+                angle = roll_degrees(t.points)
+                pts = self.mesh.estimate(rgb, center, 1.6 * size, angle)
+            else:
+                pts = None
+            if pts is None and det is not None:  # re-try from the fresh detection
+                center, size = _box_center_size(det_boxes[det])
+                pts = self.mesh.estimate(rgb, center, 2.2 * size)
+            self._measure(t, pts, regions[det] if det is not None else None,
+                          det_scores[det] if det is not None else None)
+
+        for d in range(len(det_boxes)):
+            if d in matched_det:
+                continue
+            center, size = _box_center_size(det_boxes[d])
+            pts = self.mesh.estimate(rgb, center, 2.2 * size)
+            if pts is not None:
+                self.tracks.append(self._new_track(pts, True, float(det_scores[d])))
+            else:
+                corners = regions[d].reshape(2, 2)
+                self.tracks.append(self._new_track(corners, False, float(det_scores[d])))
+
+        self._dedupe()
+        self.tracks = [t for t in self.tracks if t.misses <= s.max_coast]
+        return self._faces()
+
+    def _measure(self, t: Track, pts: np.ndarray | None, region: np.ndarray | None,
+                 score: float | None) -> None:
+        t.age += 1
+        if pts is not None:
+            if not t.has_mesh:
+                t.filter, t.has_mesh = self._new_filter(pts), True
+            else:
+                t.filter.update(pts)
+        elif region is not None:
+            corners = region.reshape(2, 2)
+            if t.has_mesh:  # keep covering the face the mesh lost, from the detector's box
+                t.filter, t.has_mesh = self._new_filter(corners), False
+            else:
+                t.filter.update(corners)
+        else:
+            t.misses += 1
+            return
+        t.misses, t.seen = 0, True
+        t.hits += 1
+        if score is not None:
+            t.score = float(score)
+
+    def _dedupe(self) -> None:
+        """Two tracks on one face: keep the one seen this frame, then the older one."""
+        order = sorted(self.tracks, key=lambda t: (not t.seen, t.id))
+        kept: list[Track] = []
+        for t in order:
+            box = t.box()[None]
+            if kept and iou(box, np.array([k.box() for k in kept])).max() > 0.5:
+                continue
+            kept.append(t)
+        self.tracks = sorted(kept, key=lambda t: t.id)
+
+    def _faces(self) -> Faces:
+        n = len(self.tracks)
+        boxes = np.zeros((n, 4), np.float32)
+        lms = np.full((n, N_POINTS, 2), np.nan, np.float32)
+        for i, t in enumerate(self.tracks):
+            if t.has_mesh:
+                lms[i] = t.points
+                boxes[i] = landmark_box(t.points)
+            else:
+                boxes[i] = t.box()
+            if t.misses:  # coasting: widen with the time since it was last seen
+                c, _ = _box_center_size(boxes[i])
+                half = (boxes[i, 2:] - boxes[i, :2]) / 2 * (1.0 + 0.1 * t.misses)
+                boxes[i] = np.concatenate([c - half, c + half])
+        return Faces(boxes=boxes, landmarks=lms,
+                     track_ids=np.array([t.id for t in self.tracks], np.int64),
+                     coasting=np.array([t.misses > 0 for t in self.tracks], bool),
+                     scores=np.array([t.score for t in self.tracks], np.float32))
+
+    def close(self) -> None:
+        self.detector.close()
+        self.mesh.close()

@@ -1,0 +1,1 @@
+"""Decode and encode: PyAV sources and sinks, still images."""

@@ -1,0 +1,183 @@
+"""Encode frames and mux them with the input's audio into a temporary file, renamed when complete."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import EncodeError, OutputError
+from ..types import Frame
+from .source import AudioPacket, VideoInfo, coded
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EncodeSettings:
+    """Video encoder settings (ffmpeg names). ``options`` are passed to the encoder as is."""
+
+    codec: str = "libx264"
+    crf: int | None = 20
+    preset: str | None = "veryfast"
+    audio: bool = True
+    pix_fmt: str | None = None
+    options: dict | None = None
+
+
+def temporary_path(dst: Path) -> Path:
+    """A hidden sibling of ``dst`` with the same extension (the muxer is chosen from it)."""
+    return dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
+
+
+def check_output(dst: Path, src: Path | None, overwrite: bool) -> None:
+    """Raise OutputError for an output we must not write."""
+    if src is not None and dst.resolve() == src.resolve():
+        raise OutputError(f"output is the same file as the input: {dst}", path=str(dst))
+    if not dst.parent.exists():
+        raise OutputError(f"output folder does not exist: {dst.parent}", path=str(dst))
+    if dst.is_dir():
+        raise OutputError(f"output is a folder, expected a file: {dst}", path=str(dst))
+    if dst.exists() and not overwrite:
+        raise OutputError(f"output exists (use -y to overwrite): {dst}", path=str(dst))
+    if not os.access(dst.parent, os.W_OK):
+        raise OutputError(f"output folder is not writable: {dst.parent}", path=str(dst))
+
+
+def _pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None) -> str:
+    formats = [f.name for f in (codec.video_formats or [])]
+    if wanted:
+        if formats and wanted not in formats:
+            raise EncodeError(f"encoder {codec.name} does not support pixel format {wanted}; "
+                              f"available: {', '.join(formats)}")
+        return wanted
+    odd = width % 2 or height % 2
+    for name in (["yuv444p"] if odd else []) + ["yuv420p", "yuv444p", "rgb24"]:
+        if not formats or name in formats:
+            return name
+    return formats[0]
+
+
+class VideoSink:
+    """Encode + mux to a temporary file; ``close(ok=True)`` renames it to the final name."""
+
+    def __init__(self, dst: str | os.PathLike, info: VideoInfo, settings: EncodeSettings):
+        self.dst = Path(dst)
+        self.tmp = temporary_path(self.dst)
+        self.info = info
+        self.rotation = info.rotation
+        self._last_pts: int | None = None
+        self.frames = 0
+        try:
+            self.container = av.open(str(self.tmp), mode="w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot write {self.dst}: {exc}", path=str(self.dst)) from exc
+        try:
+            self._add_video(settings)
+            self.audio_out, self.audio_transcode = self._add_audio(info.audio if settings.audio else [])
+            self.container.start_encoding()
+        except av.error.FFmpegError as exc:
+            self._discard()
+            raise EncodeError(f"cannot set up the encoder for {self.dst}: {exc}", path=str(self.dst)) from exc
+        except Exception:
+            self._discard()
+            raise
+
+    def _add_video(self, s: EncodeSettings) -> None:
+        try:
+            codec = av.codec.Codec(s.codec, "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise EncodeError(f"unknown video encoder: {s.codec}") from exc
+        info = self.info
+        tb = info.time_base
+        self.stream = self.container.add_stream(codec.name, rate=info.rate or Fraction(25))
+        self.stream.width, self.stream.height = info.width, info.height
+        self.stream.pix_fmt = _pix_fmt(codec, info.width, info.height, s.pix_fmt)
+        self.stream.time_base = tb
+        self.stream.codec_context.time_base = tb
+        opts = dict(s.options or {})
+        if s.crf is not None and codec.name in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+            opts.setdefault("crf", str(s.crf))
+        if s.preset and codec.name in ("libx264", "libx265", "libsvtav1"):
+            opts.setdefault("preset", s.preset)
+        self.stream.options = opts
+        if self.rotation:
+            self.stream.set_display_rotation(self.rotation)
+
+    def _add_audio(self, streams: list) -> tuple[list, set[int]]:
+        out, transcode = [], set()
+        supported = self.container.supported_codecs
+        for i, s in enumerate(streams):
+            name = s.codec_context.name
+            if name in supported:
+                out.append(self.container.add_stream_from_template(s))
+            else:
+                fallback = self.container.default_audio_codec
+                log.warning("the %s container cannot hold %s audio as is; re-encoding it to %s",
+                            self.dst.suffix, name, fallback)
+                a = self.container.add_stream(fallback, rate=s.codec_context.sample_rate)
+                out.append(a)
+                transcode.add(i)
+        return out, transcode
+
+    def write(self, frame: Frame) -> None:
+        """Encode one upright RGB frame with its input timestamp."""
+        rgb = coded(frame.rgb, self.rotation)
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        pts = frame.pts
+        if frame.time_base is not None and pts is not None and frame.time_base != self.stream.time_base:
+            pts = int(round(pts * frame.time_base / self.stream.time_base))
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = 0 if self._last_pts is None else self._last_pts + 1
+        self._last_pts = pts
+        vf.pts, vf.time_base = pts, self.stream.time_base
+        try:
+            for packet in self.stream.encode(vf):
+                self.container.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise EncodeError(f"encoding frame {frame.index} failed: {exc}", path=str(self.dst),
+                              frame=frame.index) from exc
+        self.frames += 1
+
+    def write_audio(self, item: AudioPacket) -> None:
+        stream = self.audio_out[item.stream_index]
+        try:
+            if item.stream_index in self.audio_transcode:
+                item.payload.pts = None
+                for packet in stream.encode(item.payload):
+                    self.container.mux(packet)
+            else:
+                item.payload.stream = stream
+                self.container.mux(item.payload)
+        except av.error.FFmpegError as exc:
+            log.warning("audio packet dropped: %s", exc)
+
+    def close(self, ok: bool) -> Path | None:
+        """Flush and finalize; rename to the final name when ``ok``; else remove the temporary file."""
+        if not ok:
+            self._discard()
+            return None
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            for i in self.audio_transcode:
+                for packet in self.audio_out[i].encode():
+                    self.container.mux(packet)
+            self.container.close()
+        except av.error.FFmpegError as exc:
+            self._discard()
+            raise EncodeError(f"finalizing {self.dst} failed: {exc}", path=str(self.dst)) from exc
+        os.replace(self.tmp, self.dst)
+        return self.dst
+
+    def _discard(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - already failing; the file goes away below
+            pass
+        self.tmp.unlink(missing_ok=True)
