@@ -1,0 +1,101 @@
+"""Anonymizer on numpy frames: finds the face, covers it, coasts through misses, fails closed."""
+
+import numpy as np
+import pytest
+
+from streamanon import Anonymizer
+from streamanon.errors import InputInvalid
+from streamanon.faces.analyze import AnalyzerSettings, FaceAnalyzer
+
+skimage_data = pytest.importorskip("skimage.data")
+
+FACE = (slice(40, 170), slice(160, 260))  # the astronaut's face in skimage's 512x512 image
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return np.ascontiguousarray(skimage_data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def anonymizer():
+    a = Anonymizer(method="blur")
+    yield a
+    a.close()
+
+
+def test_face_is_found_and_covered(anonymizer, astronaut):
+    anonymizer.reset()
+    before = astronaut.copy()
+    out = anonymizer(astronaut)
+    np.testing.assert_array_equal(astronaut, before)  # the caller's frame is not modified
+    faces = anonymizer.last_faces
+    assert len(faces) == 1 and faces.has_mesh[0]
+    diff = np.abs(out.astype(int) - astronaut.astype(int)).sum(2)
+    assert (diff[FACE] > 0).mean() > 0.8
+    assert (diff[400:, :100] == 0).all()  # far from the face
+
+
+def test_landmarks_lie_on_the_face(anonymizer, astronaut):
+    anonymizer.reset()
+    anonymizer(astronaut)
+    lm = anonymizer.last_faces.landmarks[0]
+    cx, cy = lm.mean(0)
+    assert 160 < cx < 260 and 40 < cy < 170
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32), "frame"])
+def test_rejects_what_is_not_an_rgb_frame(anonymizer, bad):
+    with pytest.raises(InputInvalid):
+        anonymizer(bad)
+
+
+def test_lost_face_coasts_then_ends(astronaut):
+    analyzer = FaceAnalyzer(AnalyzerSettings(detect_every=1, max_coast=3))
+    try:
+        for _ in range(3):
+            assert len(analyzer.analyze(astronaut)) == 1
+        hidden = astronaut.copy()
+        hidden[:260, 120:330] = 128  # the head vanishes (occlusion, detector miss)
+        seen = [analyzer.analyze(hidden) for _ in range(5)]
+        assert [len(f) for f in seen] == [1, 1, 1, 0, 0]
+        assert all(f.coasting.all() for f in seen[:3])
+        # the coasting region still covers where the face was
+        x0, y0, x1, y1 = seen[0].boxes[0]
+        assert x0 < 180 and x1 > 240 and y0 < 80 and y1 > 150
+    finally:
+        analyzer.close()
+
+
+def test_tracks_keep_their_id(astronaut):
+    analyzer = FaceAnalyzer(AnalyzerSettings(detect_every=2))
+    try:
+        ids = []
+        for dx in range(0, 40, 4):
+            frame = np.roll(astronaut, dx, axis=1)
+            ids.append(int(analyzer.analyze(frame).track_ids[0]))
+        assert len(set(ids)) == 1
+    finally:
+        analyzer.close()
+
+
+def test_failed_analysis_covers_the_whole_frame(astronaut):
+    from streamanon.anonymize import CoverSettings
+    from streamanon.pipeline import Pipeline
+    from streamanon.stats import Stats
+    from streamanon.types import Frame
+
+    class Broken:
+        total_tracks = 0
+
+        def analyze(self, rgb):
+            raise RuntimeError("detector crashed")
+
+    stats = Stats()
+    written = []
+    frames = [Frame(i, astronaut.copy(), pts=i) for i in range(3)]
+    Pipeline(Broken(), CoverSettings(), stats).run(frames, written.append, lambda _: None)
+    assert [f.index for f in written] == [0, 1, 2]
+    assert stats.failed_frames == 3
+    for f in written:  # nothing of the original detail survives anywhere
+        assert np.abs(np.diff(f.rgb[FACE].astype(int), axis=1)).mean() < 2

@@ -1,0 +1,61 @@
+"""Tracking maths: vectorised Kalman smoothing, IoU, matching."""
+
+import numpy as np
+import pytest
+
+from streamanon.faces.track import KalmanPoints, NoFilter, greedy_match, iou
+
+
+def test_kalman_follows_constant_velocity_without_lag():
+    pts = np.random.default_rng(0).uniform(100, 200, (478, 2))
+    kf = KalmanPoints(pts.copy())
+    for t in range(1, 40):
+        kf.predict()
+        kf.update(pts + [2.0 * t, -1.0 * t])
+    pred = kf.predict()
+    np.testing.assert_allclose(pred, pts + [80.0, -40.0], atol=0.5)
+
+
+def test_kalman_smooths_jitter():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(100, 300, (478, 2))
+    kf = KalmanPoints(truth.copy())
+    errs_raw, errs_kf = [], []
+    for _ in range(60):
+        z = truth + rng.normal(0, 1.0, truth.shape)
+        kf.predict()
+        out = kf.update(z)
+        errs_raw.append(np.abs(z - truth).mean())
+        errs_kf.append(np.abs(out - truth).mean())
+    assert np.mean(errs_kf[10:]) < 0.7 * np.mean(errs_raw[10:])
+
+
+def test_kalman_snaps_on_a_jump():
+    pts = np.random.default_rng(2).uniform(100, 200, (478, 2))
+    kf = KalmanPoints(pts.copy(), snap=0.04)
+    kf.predict()
+    out = kf.update(pts + 50.0)  # a cut or a very fast move: half the face size
+    np.testing.assert_allclose(out, pts + 50.0)
+
+
+def test_nofilter_passes_through():
+    pts = np.ones((5, 2))
+    f = NoFilter(pts)
+    f.predict()
+    np.testing.assert_array_equal(f.update(pts * 3), pts * 3)
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),
+    ([0, 0, 10, 10], [5, 0, 15, 10], 1 / 3),
+    ([0, 0, 10, 10], [20, 20, 30, 30], 0.0),
+])
+def test_iou(a, b, expected):
+    assert iou(np.array([a], float), np.array([b], float))[0, 0] == pytest.approx(expected)
+
+
+def test_greedy_match_uses_each_once():
+    scores = np.array([[0.9, 0.8], [0.85, 0.1]])
+    assert greedy_match(scores, 0.2) == [(0, 0)]
+    assert sorted(greedy_match(scores, 0.05)) == [(0, 0), (1, 1)]
+    assert greedy_match(np.array([[0.1]]), 0.2) == []
