@@ -142,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "eval":
+        from .metrics.cli import main as eval_main
+        filter_native_stderr()
+        return eval_main(argv[1:])
     args = build_parser().parse_args(argv)
     filter_native_stderr()
     _setup_logging(args)
