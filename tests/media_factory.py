@@ -1,0 +1,267 @@
+"""Small synthetic test media, written with PyAV and numpy (no third-party footage).
+
+Every helper writes into the path it is given and returns that path. Clips are tiny (a few dozen frames,
+QVGA) so the CLI tests stay fast. The only face is skimage's public-domain ``astronaut()`` image, pasted
+onto a plain background; ``probe()`` reads a file back into a small summary the tests compare.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+# The astronaut's face in skimage's 512x512 image (rows, columns), with a margin of hair and neck.
+ASTRONAUT_FACE = (slice(10, 200), slice(130, 290))
+
+AUDIO_RATE = 44100
+
+
+@functools.lru_cache(maxsize=1)
+def astronaut() -> np.ndarray:
+    """skimage's astronaut (public domain, 512x512 RGB); treat as read-only."""
+    from skimage.data import astronaut as _astronaut
+
+    return np.ascontiguousarray(_astronaut())
+
+
+@functools.lru_cache(maxsize=8)
+def _face_patch(height: int) -> np.ndarray:
+    """The astronaut's face cropped and scaled to ``height`` rows (nearest neighbour, no OpenCV needed)."""
+    crop = astronaut()[ASTRONAUT_FACE]
+    scale = height / crop.shape[0]
+    width = max(1, int(round(crop.shape[1] * scale)))
+    rows = np.minimum((np.arange(height) / scale).astype(int), crop.shape[0] - 1)
+    cols = np.minimum((np.arange(width) / scale).astype(int), crop.shape[1] - 1)
+    return np.ascontiguousarray(crop[rows][:, cols])
+
+
+def _background(height: int, width: int, index: int) -> np.ndarray:
+    """A moving colour gradient, so that every frame differs and encoders have something to code."""
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    t = index * 0.07
+    r = 90 + 60 * np.sin(2 * np.pi * (x + t))
+    g = 100 + 50 * np.cos(2 * np.pi * (y - t))
+    b = 120 + 40 * np.sin(2 * np.pi * (x + y))
+    rgb = np.stack(np.broadcast_arrays(r, g, b), axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def make_frame(width: int, height: int, index: int = 0, face: bool = True) -> np.ndarray:
+    """One (height, width, 3) uint8 RGB frame; with ``face`` the astronaut's face fills ~70% of its height."""
+    rgb = _background(height, width, index)
+    if face:
+        patch = _face_patch(max(8, int(height * 0.7)))
+        ph, pw = patch.shape[:2]
+        pw = min(pw, width)
+        top = (height - ph) // 2
+        left = max(0, (width - pw) // 2 + int(round(3 * math.sin(index / 4))))  # a slow sway
+        left = min(left, width - pw)
+        rgb[top:top + ph, left:left + pw] = patch[:, :pw]
+    return rgb
+
+
+def coded_frame(width: int, height: int, index: int = 0, face: bool = True, rotation: int | None = None):
+    """The frame as coded in a stream whose display rotation is ``rotation`` (degrees counter-clockwise).
+
+    The picture is drawn upright in display orientation, then turned back, so that a player (or the CLI)
+    that applies the rotation shows an upright face. ``width``/``height`` are the coded size.
+    """
+    k = ((rotation or 0) // 90) % 4
+    if k % 2:
+        upright = make_frame(height, width, index, face)  # display size is the coded size transposed
+    else:
+        upright = make_frame(width, height, index, face)
+    return np.ascontiguousarray(np.rot90(upright, -k)) if k else upright
+
+
+def _sine(n: int, start: int, rate: int = AUDIO_RATE, hz: float = 440.0) -> np.ndarray:
+    t = (np.arange(n) + start) / rate
+    return (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _add_audio(container: av.container.OutputContainer):
+    stream = container.add_stream("aac", rate=AUDIO_RATE)
+    stream.layout = "mono"
+    return stream
+
+
+class _Tone:
+    """Encodes a 440 Hz tone into an AAC stream in 1024-sample frames, up to a given time."""
+
+    def __init__(self, container, stream):
+        self.container, self.stream, self.pos = container, stream, 0
+
+    def until(self, seconds: float) -> None:
+        total = int(round(seconds * AUDIO_RATE))
+        while self.pos < total:
+            n = min(1024, total - self.pos)
+            frame = av.AudioFrame.from_ndarray(_sine(n, self.pos)[None, :], format="fltp", layout="mono")
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = self.pos
+            frame.time_base = Fraction(1, AUDIO_RATE)
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+            self.pos += n
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+
+
+def _encode_audio(container, stream, seconds: float) -> None:
+    tone = _Tone(container, stream)
+    tone.until(seconds)
+    tone.close()
+
+
+def vfr_times(frames: int, fps: float = 25) -> list[float]:
+    """Irregular frame times in seconds (multiples of 1 ms): intervals alternate around 1/fps."""
+    step = 1.0 / fps
+    pattern = (0.5, 1.0, 2.0, 1.5, 0.75)  # multiples of the nominal interval
+    times, t = [], 0.0
+    for i in range(frames):
+        times.append(round(t, 3))
+        t += step * pattern[i % len(pattern)]
+    return times
+
+
+def make_clip(path, *, width: int = 320, height: int = 240, frames: int = 20, fps: int = 25,
+              pix_fmt: str = "yuv420p", codec: str = "libx264", audio: bool = True, face: bool = True,
+              rotation: int | None = None, vfr: bool = False, faststart: bool = True) -> Path:
+    """Write a small clip and return its path.
+
+    ``width``/``height`` are the coded size (odd sizes need a codec/pixel format that allows them, e.g.
+    libx264 with yuv444p, or ffv1). ``rotation`` sets the display rotation metadata (degrees, counter-
+    clockwise, as PyAV's ``VideoFrame.rotation`` reads it; a phone held upright records -90 or 90): the
+    picture is drawn upright for display and coded turned back (``coded_frame``). ``vfr`` writes
+    irregular timestamps (``vfr_times``) on a 1/1000 time base. mp4 files are written with
+    ``movflags=faststart`` (moov at the front), so ``truncate`` cuts media data, not the index.
+    """
+    path = Path(path)
+    options = {"movflags": "+faststart"} if faststart and path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+    with av.open(str(path), "w", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = pix_fmt
+        if codec in ("libx264", "libx265"):
+            stream.options = {"preset": "ultrafast", "crf": "23"}
+            if codec == "libx265":
+                stream.options["x265-params"] = "log-level=error"
+        if vfr:
+            stream.time_base = Fraction(1, 1000)
+            stream.codec_context.time_base = Fraction(1, 1000)
+            times = vfr_times(frames, fps)
+        else:
+            times = [i / fps for i in range(frames)]
+        if rotation:
+            stream.set_display_rotation(rotation)
+        tone = _Tone(container, _add_audio(container)) if audio else None
+
+        tb = Fraction(1, 1000) if vfr else stream.codec_context.time_base or Fraction(1, fps)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(coded_frame(width, height, i, face, rotation), format="rgb24")
+            frame = frame.reformat(format=pix_fmt)
+            frame.pts = int(round(times[i] / tb))
+            frame.time_base = tb
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            if tone is not None:  # interleaved: audio up to the end of this frame
+                tone.until(times[i + 1] if i + 1 < frames else times[i] + 1.0 / fps)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if tone is not None:
+            tone.close()
+    return path
+
+
+def make_audio_only(path, seconds: float = 1.0) -> Path:
+    """An AAC tone in an .m4a/.mp4 (or whatever the suffix says) with no video stream."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = _add_audio(container)
+        _encode_audio(container, stream, seconds)
+    return path
+
+
+def make_image(path, *, width: int = 320, height: int = 240, face: bool = True, index: int = 0) -> Path:
+    """A still image (format from the suffix: .jpg, .png, ...), written with PyAV's image2 muxer."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    codec, pix_fmt = {".jpg": ("mjpeg", "yuvj444p"), ".jpeg": ("mjpeg", "yuvj444p"),
+                      ".png": ("png", "rgb24")}[suffix]
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
+        stream = container.add_stream(codec, rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if codec == "mjpeg":
+            stream.options = {"qmin": "2", "qmax": "4"}
+        frame = av.VideoFrame.from_ndarray(make_frame(width, height, index, face), format="rgb24")
+        frame = frame.reformat(format=pix_fmt)
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def make_text_file(path, text: str = "this is not a video\n" * 20) -> Path:
+    path = Path(path)
+    path.write_text(text)
+    return path
+
+
+def make_empty_file(path) -> Path:
+    path = Path(path)
+    path.write_bytes(b"")
+    return path
+
+
+def truncate(path, fraction: float, dst=None) -> Path:
+    """A copy of ``path`` cut to ``fraction`` of its bytes (default ``<stem>.cut<suffix>`` beside it)."""
+    path = Path(path)
+    dst = Path(dst) if dst is not None else path.with_name(f"{path.stem}.cut{path.suffix}")
+    data = path.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+@dataclass
+class MediaInfo:
+    """What a test compares between an input and an output."""
+
+    width: int
+    height: int
+    frames: int
+    rotation: int
+    pix_fmt: str
+    times: list[float] = field(default_factory=list)  # decoded video frame times, seconds
+    tick: float = 0.0  # the video stream's time base, seconds
+    audio: bool = False
+    audio_streams: int = 0
+
+
+def probe(path) -> MediaInfo:
+    """Decode every video frame of ``path``: size (coded), frame count, rotation, times, audio presence."""
+    with av.open(str(path)) as container:
+        vstream = container.streams.video[0]
+        audio_streams = len(container.streams.audio)
+        times: list[float] = []
+        width = height = 0
+        pix_fmt = ""
+        rotation = None
+        for frame in container.decode(vstream):
+            if rotation is None:  # display matrix, degrees counter-clockwise
+                rotation = int(round(frame.rotation or 0)) % 360
+                width, height, pix_fmt = frame.width, frame.height, frame.format.name
+            times.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
+        tick = float(vstream.time_base) if vstream.time_base else 0.0
+    return MediaInfo(width=width, height=height, frames=len(times), rotation=rotation or 0, pix_fmt=pix_fmt,
+                     times=times, tick=tick, audio=audio_streams > 0, audio_streams=audio_streams)
