@@ -13,20 +13,21 @@ from .types import Faces
 
 log = logging.getLogger(__name__)
 
-METHODS = tuple(PIXEL_METHODS)
+METHODS = ("generate", *PIXEL_METHODS)
 
 
 @dataclass
 class CoverSettings:
-    """method: blur | pixelate | mask. mask_scale: growth of the landmark hull (1.0 = the mesh outline)."""
+    """method: generate | blur | pixelate | mask. mask_scale: growth of the landmark hull (1.0 = the mesh
+    outline) for the pixel methods."""
 
     method: str = "blur"
     mask_scale: float = 1.3
     feather: float = 0.08
 
     def __post_init__(self) -> None:
-        if self.method not in PIXEL_METHODS:
-            raise ValueError(f"unknown method {self.method!r}; available: {', '.join(PIXEL_METHODS)}")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; available: {', '.join(METHODS)}")
         if not 0.5 <= self.mask_scale <= 4.0:
             raise ValueError(f"mask_scale must be in [0.5, 4], got {self.mask_scale}")
 
@@ -46,10 +47,19 @@ def face_mask(faces: Faces, i: int, shape: tuple[int, int], settings: CoverSetti
     return roi, mask
 
 
+def make_cover(settings: CoverSettings, generate=None):
+    """The function ``(rgb, faces) -> fallbacks`` for the method: a FaceGenerator's ``apply`` for
+    ``generate`` (built from ``generate``: GenerateSettings), else cover_faces with the pixel method."""
+    if settings.method == "generate":
+        from .generate import FaceGenerator
+        return FaceGenerator(generate).apply
+    return lambda rgb, faces: cover_faces(rgb, faces, settings)
+
+
 def cover_faces(rgb: np.ndarray, faces: Faces, settings: CoverSettings) -> int:
     """Cover each face of ``rgb`` in place. Returns how many faces fell back to a solid fill."""
     fallbacks = 0
-    method = PIXEL_METHODS[settings.method]
+    method = PIXEL_METHODS.get(settings.method, PIXEL_METHODS["blur"])
     for i in range(len(faces)):
         box = faces.boxes[i]
         size = float(max(box[2] - box[0], box[3] - box[1]))

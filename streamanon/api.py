@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .anonymize import CoverSettings, cover_faces
+from .anonymize import CoverSettings, make_cover
 from .errors import InputInvalid, Interrupted, OutputError
 from .faces.analyze import AnalyzerSettings, FaceAnalyzer
+from .generate import GenerateSettings
 from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .media.sink import EncodeSettings, VideoSink, check_output
 from .media.source import VideoSource
@@ -29,6 +30,7 @@ class Options:
     """Everything a run needs, checked up front."""
 
     cover: CoverSettings = field(default_factory=CoverSettings)
+    generate: GenerateSettings = field(default_factory=GenerateSettings)
     analysis: AnalyzerSettings = field(default_factory=AnalyzerSettings)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     overwrite: bool = False
@@ -42,8 +44,8 @@ class Anonymizer:
     """
 
     def __init__(self, method: str = "blur", mask_scale: float = 1.3, threshold: float = 0.5,
-                 detect_every: int = 1):
-        self.cover = CoverSettings(method=method, mask_scale=mask_scale)
+                 detect_every: int = 1, seed: int = 0):
+        self.cover = make_cover(CoverSettings(method=method, mask_scale=mask_scale), GenerateSettings(seed=seed))
         self.analyzer = FaceAnalyzer(AnalyzerSettings(threshold=threshold, detect_every=detect_every))
         self.last_faces: Faces | None = None
         self.fallbacks = 0
@@ -55,7 +57,7 @@ class Anonymizer:
                                f"{getattr(frame, 'shape', type(frame))} {getattr(frame, 'dtype', '')}")
         out = np.ascontiguousarray(frame).copy()
         self.last_faces = self.analyzer.analyze(out)
-        self.fallbacks += cover_faces(out, self.last_faces, self.cover)
+        self.fallbacks += self.cover(out, self.last_faces)
         return out
 
     def reset(self) -> None:
@@ -87,7 +89,7 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
         if stop is not None:
             source.stop = stop
         analyzer = FaceAnalyzer(options.analysis)
-        pipeline = Pipeline(analyzer, options.cover, stats)
+        pipeline = Pipeline(analyzer, make_cover(options.cover, options.generate), stats)
         ok = False
         try:
             pipeline.run(source, sink.write, sink.write_audio,
@@ -112,6 +114,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
     stats = Stats()
     analyzer = FaceAnalyzer(AnalyzerSettings(threshold=options.analysis.threshold, detect_every=1,
                                              max_coast=0, smoothing=False))
+    cover = make_cover(options.cover, options.generate)
     try:
         for i, (a, b) in enumerate(pairs):
             if stop is not None and stop.is_set():
@@ -123,7 +126,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
             with StageTimer(stats, "analyze"):
                 faces = analyzer.analyze(rgb)
             with StageTimer(stats, "anonymize"):
-                stats.fallbacks += cover_faces(rgb, faces, options.cover)
+                stats.fallbacks += cover(rgb, faces)
             with StageTimer(stats, "encode"):
                 write_image(b, rgb)
             stats.frames += 1

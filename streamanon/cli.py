@@ -33,8 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="video file, image, or folder of images")
     p.add_argument("output", help="output file (video or image), or folder for a folder of images")
-    p.add_argument("--method", choices=["blur", "pixelate", "mask"], default="blur",
-                   help="how faces are replaced (default: %(default)s)")
+    p.add_argument("--method", choices=["generate", "blur", "pixelate", "mask"], default="blur",
+                   help="how faces are replaced: a generated face of nobody, or blur/pixelate/solid mask "
+                        "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="generate: seed of the synthetic identities, one per track (default: %(default)s)")
+    p.add_argument("--backend", choices=["onnxruntime", "torch", "tensorrt"], default="onnxruntime",
+                   help="generate: inference engine; tensorrt is experimental (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="face detection confidence, 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
@@ -57,10 +62,12 @@ def _options(args: argparse.Namespace):
     from .anonymize import CoverSettings
     from .api import Options
     from .faces.analyze import AnalyzerSettings
+    from .generate import GenerateSettings
     from .media.sink import EncodeSettings
 
     return Options(
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
+        generate=GenerateSettings(seed=args.seed, backend=args.backend),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio),
         overwrite=args.overwrite)

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .anonymize import CoverSettings, cover_faces
 from .faces.analyze import FaceAnalyzer
 from .methods import pixelate
 from .stats import StageTimer, Stats
@@ -28,10 +27,12 @@ class _Abort(Exception):
 class Pipeline:
     """Runs the stages in threads; the caller's thread encodes (``sink``) and reports progress.
 
-    Items that are not Frames (audio packets) pass through every queue in order.
+    Items that are not Frames (audio packets) pass through every queue in order. ``cover(rgb, faces)``
+    replaces the faces in place and returns how many fell back to a solid fill.
     """
 
-    def __init__(self, analyzer: FaceAnalyzer, cover: CoverSettings, stats: Stats, maxsize: int = 8):
+    def __init__(self, analyzer: FaceAnalyzer, cover: Callable[[np.ndarray, Faces], int], stats: Stats,
+                 maxsize: int = 8):
         self.analyzer, self.cover, self.stats = analyzer, cover, stats
         self.abort = threading.Event()
         self.errors: list[BaseException] = []
@@ -111,7 +112,7 @@ class Pipeline:
         st.faces += len(faces)
         st.coasted += int(np.count_nonzero(faces.coasting))
         try:
-            st.fallbacks += cover_faces(frame.rgb, faces, self.cover)
+            st.fallbacks += self.cover(frame.rgb, faces)
         except Exception as exc:  # fail closed
             log.warning("frame %d: covering failed (%s); covering the whole frame", frame.index, exc)
             st.failed_frames += 1

@@ -80,7 +80,7 @@ def test_tracks_keep_their_id(astronaut):
 
 
 def test_failed_analysis_covers_the_whole_frame(astronaut):
-    from streamanon.anonymize import CoverSettings
+    from streamanon.anonymize import CoverSettings, make_cover
     from streamanon.pipeline import Pipeline
     from streamanon.stats import Stats
     from streamanon.types import Frame
@@ -94,7 +94,7 @@ def test_failed_analysis_covers_the_whole_frame(astronaut):
     stats = Stats()
     written = []
     frames = [Frame(i, astronaut.copy(), pts=i) for i in range(3)]
-    Pipeline(Broken(), CoverSettings(), stats).run(frames, written.append, lambda _: None)
+    Pipeline(Broken(), make_cover(CoverSettings()), stats).run(frames, written.append, lambda _: None)
     assert [f.index for f in written] == [0, 1, 2]
     assert stats.failed_frames == 3
     for f in written:  # nothing of the original detail survives anywhere

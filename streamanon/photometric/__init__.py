@@ -1,0 +1,1 @@
+"""Photometric stages: blending (relighting and colour matching come with the SfSNet issue)."""
