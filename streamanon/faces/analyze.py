@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Faces
-from .detect import FaceDetector
+from .detect import FaceDetector, nms
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
 from .track import KalmanPoints, NoFilter, Track, greedy_match, iou
 
@@ -17,12 +17,14 @@ class AnalyzerSettings:
     """How faces are found and followed.
 
     detect_every: run the detector every k frames (and on any frame where a track was missed).
+    tile_every: also detect on 2x2 tiles every k frames, for faces too small for the full-frame pass (0: off).
     max_coast: frames a lost face stays covered from its prediction before its track ends.
     threshold: detector confidence.
     smoothing: Kalman smoothing of landmarks (off: raw measurements).
     """
 
     detect_every: int = 3
+    tile_every: int = 12
     max_coast: int = 12
     threshold: float = 0.5
     smoothing: bool = True
@@ -59,6 +61,7 @@ class FaceAnalyzer:
         self.tracks: list[Track] = []
         self._next_id = 0
         self._since_detect = 10**9
+        self._since_tiles = 10**9
         self.total_tracks = 0
 
     def reset(self) -> None:
@@ -88,6 +91,18 @@ class FaceAnalyzer:
         if must_detect:
             det_boxes, det_scores = self.detector.detect(rgb)
             self._since_detect = 0
+        self._since_tiles += 1
+        if s.tile_every and self._since_tiles >= s.tile_every and min(rgb.shape[:2]) >= 256:
+            tb, ts = self.detector.detect_tiles(rgb)
+            det_boxes, det_scores = nms(np.concatenate([det_boxes, tb]), np.concatenate([det_scores, ts]))
+            self._since_tiles = 0
+        for t in self.tracks:  # faces too small for the mesh: follow them with a local detection
+            if not t.has_mesh and not any(iou(t.box()[None], detection_region(b)[None])[0, 0] > 0.2
+                                          for b in det_boxes):
+                lb, ls = self.detector.detect_around(rgb, t.box())
+                if len(lb):
+                    det_boxes = np.concatenate([det_boxes, lb[:1]])
+                    det_scores = np.concatenate([det_scores, ls[:1]])
         regions = np.array([detection_region(b) for b in det_boxes], np.float32).reshape(-1, 4)
         track_boxes = np.array([t.box() for t in self.tracks], np.float32).reshape(-1, 4)
         matches = greedy_match(iou(track_boxes, regions), min_score=0.2)

@@ -10,6 +10,18 @@ import numpy as np
 from .mp_backend import silenced_stderr, solutions
 
 
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_max: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the best-scoring box of each overlapping group."""
+    from .track import iou
+
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    for i in order:
+        if not keep or iou(boxes[i:i + 1], boxes[keep]).max() <= iou_max:
+            keep.append(int(i))
+    return boxes[keep], scores[keep]
+
+
 def _relative_boxes(result, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     boxes, scores = [], []
     for det in result.detections or []:
@@ -51,6 +63,33 @@ class FaceDetector:
             if len(boxes) == 0:
                 boxes, scores = _relative_boxes(self._short.process(small), w, h)
         return boxes, scores
+
+    def detect_tiles(self, rgb: np.ndarray, grid: int = 2, overlap: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+        """Detect on ``grid`` x ``grid`` overlapping tiles: small faces are magnified ``grid`` times, so faces
+        too small for the full-frame pass (~30 px in 640 px) are found."""
+        h, w = rgb.shape[:2]
+        tw, th = min(w, int(w / grid * (1 + overlap))), min(h, int(h / grid * (1 + overlap)))
+        boxes, scores = [], []
+        for gy in range(grid):
+            for gx in range(grid):
+                x0 = int(np.clip(gx * w / grid - overlap / 2 * w / grid, 0, w - tw))
+                y0 = int(np.clip(gy * h / grid - overlap / 2 * h / grid, 0, h - th))
+                b, sc = self.detect(np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw]))
+                boxes.append(b + np.array([x0, y0, x0, y0], np.float32))
+                scores.append(sc)
+        return np.concatenate(boxes), np.concatenate(scores)
+
+    def detect_around(self, rgb: np.ndarray, box: np.ndarray, scale: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+        """Detect in a window ``scale`` x the box around it (following a small face between full passes)."""
+        h, w = rgb.shape[:2]
+        c = (box[:2] + box[2:]) / 2
+        half = max(box[2] - box[0], box[3] - box[1]) * scale / 2
+        x0, y0 = int(max(c[0] - half, 0)), int(max(c[1] - half, 0))
+        x1, y1 = int(min(c[0] + half, w)), int(min(c[1] + half, h))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        b, sc = self.detect(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        return b + np.array([x0, y0, x0, y0], np.float32), sc
 
     def close(self) -> None:
         self._full.close()

@@ -1,0 +1,207 @@
+"""``streamanon eval``: score an anonymizer's output against the originals, or run the benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import InputInvalid, InputNotFound, StreamanonError
+
+EXAMPLES = """\
+examples:
+  streamanon eval --original photos/ --anonymized photos_anon/ --html report.html
+  streamanon eval --original in.mp4 --anonymized out.mp4 --stride 5 --json scores.json
+  streamanon eval --benchmark                      all methods on ../shared/data, table in ./benchmark/
+
+Folders are paired by file name, videos by frame index. Judges: dlib HOG and ResNet descriptor,
+MediaPipe face mesh (independent of the anonymizer). Exit codes: 0 ok, 1 internal error, 2 usage,
+3 input not found, 4 input unusable (no pairs, sizes differ).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="streamanon eval", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Privacy, expression, pose, lighting, colour and realism of anonymized "
+                                            "faces, per face and overall.")
+    p.add_argument("--original", metavar="A", help="folder of images, an image, or a video")
+    p.add_argument("--anonymized", metavar="B", help="the anonymizer's output for A (same names / same frames)")
+    p.add_argument("--json", metavar="FILE", help="write summary and per-face scores as JSON")
+    p.add_argument("--html", metavar="FILE", help="write an HTML report with plots and worst cases")
+    p.add_argument("--stride", type=int, default=None, metavar="N",
+                   help="judge every N-th video frame (default: 1 for eval, 3 for the benchmark's clips)")
+    p.add_argument("--benchmark", action="store_true", help="run every method on the benchmark data and compare")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="benchmark data with celebahq/ and videos/ (default: ../shared/data beside the repo)")
+    p.add_argument("--clips", type=int, default=3, metavar="N", help="benchmark clips (default: %(default)s)")
+    p.add_argument("--clip-seconds", type=float, default=4.0, metavar="S",
+                   help="length of each benchmark clip, from its start (default: %(default)s)")
+    p.add_argument("--images", type=int, default=None, metavar="N",
+                   help="benchmark on the first N images only (default: all)")
+    p.add_argument("--methods", default=None, metavar="A,B",
+                   help="benchmark these methods only (default: all; see the list with --list-methods)")
+    p.add_argument("--list-methods", action="store_true", help="print the benchmark's methods and exit")
+    p.add_argument("--out", type=Path, default=Path("benchmark"), metavar="DIR",
+                   help="benchmark results: results.md, results.json, report.html (default: %(default)s)")
+    p.add_argument("--keep", action="store_true", help="keep the benchmark's anonymized outputs in DIR/work")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    return p
+
+
+class _Bars:
+    """tqdm bars on a terminal, nothing elsewhere; ``__call__(total, desc)`` returns a tick function."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, total: int | None, desc: str):
+        self.close()
+        if not self.enabled:
+            return lambda: None
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="img" if total else "frame", dynamic_ncols=True, leave=False)
+        return self.bar.update
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    bars = _Bars(not args.quiet and sys.stderr.isatty())
+    try:
+        if args.list_methods:
+            from .methods import METHODS
+
+            for m in METHODS:
+                why = m.missing()
+                print(f"{m.name:16s} {m.note}" + (f"  [unavailable: {why}]" if why else ""))
+            return 0
+        if args.stride is not None and args.stride < 1:
+            parser.error("--stride must be at least 1")
+        if args.benchmark:
+            return benchmark(args, bars)
+        if not (args.original and args.anonymized):
+            parser.error("give --original A and --anonymized B, or --benchmark")
+        return evaluate(args, bars)
+    except StreamanonError as exc:
+        print(f"streamanon eval: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("streamanon eval: error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"streamanon eval: error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bars.close()
+
+
+def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
+    from . import report
+    from .judges import get_judges
+    from .summary import assign_rank1
+
+    a, b = Path(args.original), Path(args.anonymized)
+    for p, what in ((a, "original"), (b, "anonymized")):
+        if not p.exists():
+            raise InputNotFound(f"{what} not found: {p}", path=str(p))
+    judges = get_judges()
+    t0 = time.perf_counter()
+    from ..media.images import is_image
+
+    if a.is_file() and b.is_file() and not (is_image(a) and is_image(b)):
+        from .video import observe_video, score_video
+
+        stride = args.stride or 1
+        refs = observe_video(a, judges, stride, bars(None, "original"))
+        scores, stats = score_video(a, b, refs, judges, stride, bars(refs.frames, "anonymized"))
+        if not scores:
+            raise InputInvalid(f"no face found in the original video: {a}", path=str(a))
+        assign_rank1(scores, key=lambda s: s.track)
+        ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes)
+    else:
+        from .images import image_pairs, observe_images, score_images
+
+        pairs, unpaired = image_pairs(a, b)
+        refs = observe_images(pairs, judges, bars(len(pairs), "originals"))
+        scores = score_images(pairs, refs, judges, bars(len(pairs), "anonymized"))
+        if not scores:
+            raise InputInvalid(f"no face found in the {len(pairs)} original image(s) of {a}", path=str(a))
+        assign_rank1(scores)
+        notes = [f"{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]}"] if unpaired else []
+        notes += [f"{n} original image(s) without a face HOG finds" for n in
+                  [sum(1 for v in refs.faces.values() if not v)] if n]
+        ev = report.Evaluation(str(a), str(b), "images", scores, notes=notes)
+    ev.seconds = round(time.perf_counter() - t0, 2)
+    bars.close()
+    if args.json:
+        report.write_json(args.json, report.to_json(ev))
+    if args.html:
+        report.write_text(args.html, report.html_report(ev))
+    if not args.quiet:
+        print_summary(ev)
+    return 0
+
+
+def print_summary(ev) -> None:
+    from .report import fmt
+    from .summary import METRICS, radar
+
+    s = ev.summary()
+    print(f"{s['faces']} faces, {ev.kind}, {ev.seconds:.1f} s")
+    for m in METRICS:
+        if s.get(m.key) is not None:
+            print(f"  {m.label:48s} {fmt(s[m.key], m.unit):>8s}")
+    print("  radar (0-1, higher better): " + ", ".join(f"{k} {fmt(v)}" for k, v in radar(s).items()))
+    for note in ev.notes:
+        print(f"  note: {note}")
+
+
+def benchmark(args: argparse.Namespace, bars: _Bars) -> int:
+    from . import benchmark as B
+    from . import report
+    from .judges import get_judges
+    from .methods import by_name
+
+    try:
+        methods = by_name([m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None)
+    except ValueError as exc:
+        print(f"streamanon eval: error: {exc}", file=sys.stderr)
+        return 2
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            bars.close()
+            print(f"streamanon eval: {msg}", file=sys.stderr, flush=True)
+
+    command = "streamanon eval " + " ".join(shlex.quote(x) for x in sys.argv[2:] if x) if sys.argv[1:2] == ["eval"] \
+        else "streamanon eval --benchmark"
+    t0 = time.perf_counter()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="streamanon-bench-") as tmp:
+        work = out / "work" if args.keep else Path(tmp)
+        settings = B.BenchmarkSettings(data=args.data or B.default_data(), work=work, methods=methods,
+                                       clips=args.clips, clip_seconds=args.clip_seconds, stride=args.stride or 3,
+                                       max_images=args.images)
+        results = B.run_benchmark(settings, get_judges(), bars, log)
+    seconds = time.perf_counter() - t0
+    table = B.markdown(results, settings, command, seconds)
+    report.write_text(out / "results.md", table)
+    report.write_json(out / "results.json", B.to_json(results, settings, command, seconds))
+    report.write_text(out / "report.html", B.html_page(results, table))
+    if not args.quiet:
+        print(table)
+        print(f"streamanon eval: wrote {out / 'results.md'}, results.json and report.html in {seconds / 60:.1f} min",
+              file=sys.stderr)
+    return 0 if any(r.images for r in results) else 1
