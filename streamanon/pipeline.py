@@ -89,6 +89,7 @@ class Pipeline:
                         log.warning("frame %d: face analysis failed (%s); covering the whole frame",
                                     item.index, exc)
                         faces = None
+                self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
                 item = (item, faces)
             self._put(self.q_analyzed, item)
         self._put(self.q_analyzed, END)

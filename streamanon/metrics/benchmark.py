@@ -17,9 +17,10 @@ import av
 from ..errors import InputInvalid, InputNotFound
 from ..media.images import list_images
 from . import video as V
-from .images import ImageOriginals, ImagePair, observe_images, score_images
+from .images import ImageOriginals, observe_images, score_images
 from .judges import EMBEDDING, Judges
 from .methods import Method
+from .pairs import ImagePair
 from .plots import bars_png, radar_png
 from .report import CONVENTIONS, Evaluation, fmt, page
 from .summary import METRICS, RADAR_MAPPING, assign_rank1, radar

@@ -107,19 +107,23 @@ def main(argv: list[str]) -> int:
 
 
 def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
-    from . import report
-    from .judges import get_judges
-    from .summary import assign_rank1
+    from ..media.images import is_image
+    from .pairs import image_pairs
 
     a, b = Path(args.original), Path(args.anonymized)
     for p, what in ((a, "original"), (b, "anonymized")):
         if not p.exists():
             raise InputNotFound(f"{what} not found: {p}", path=str(p))
+    videos = a.is_file() and b.is_file() and not (is_image(a) or is_image(b))
+    pairs, unpaired = ([], []) if videos else image_pairs(a, b)  # usage errors before the judges load
+
+    from . import report
+    from .judges import get_judges
+    from .summary import assign_rank1
+
     judges = get_judges()
     t0 = time.perf_counter()
-    from ..media.images import is_image
-
-    if a.is_file() and b.is_file() and not (is_image(a) and is_image(b)):
+    if videos:
         from .video import observe_video, score_video
 
         stride = args.stride or 1
@@ -130,17 +134,17 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         assign_rank1(scores, key=lambda s: s.track)
         ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes)
     else:
-        from .images import image_pairs, observe_images, score_images
+        from .images import observe_images, score_images
 
-        pairs, unpaired = image_pairs(a, b)
         refs = observe_images(pairs, judges, bars(len(pairs), "originals"))
         scores = score_images(pairs, refs, judges, bars(len(pairs), "anonymized"))
         if not scores:
             raise InputInvalid(f"no face found in the {len(pairs)} original image(s) of {a}", path=str(a))
         assign_rank1(scores)
         notes = [f"{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]}"] if unpaired else []
-        notes += [f"{n} original image(s) without a face HOG finds" for n in
-                  [sum(1 for v in refs.faces.values() if not v)] if n]
+        faceless = sum(1 for v in refs.faces.values() if not v)
+        if faceless:
+            notes.append(f"{faceless} original image(s) without a face HOG finds")
         ev = report.Evaluation(str(a), str(b), "images", scores, notes=notes)
     ev.seconds = round(time.perf_counter() - t0, 2)
     bars.close()

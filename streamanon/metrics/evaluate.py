@@ -31,6 +31,7 @@ class FaceObs:
     descriptor: np.ndarray | None
     mesh: np.ndarray | None
     detected: bool = True
+    reference: tuple[Geometry, Photometry] | None = field(default=None, repr=False)  # original's, computed once
 
 
 @dataclass
@@ -110,6 +111,12 @@ class Geometry:
     pixels: np.ndarray  # flat ROI indices of skin pixels that have a normal (subsampled)
     normals: np.ndarray
     pose: F.Pose
+    model: np.ndarray  # the mean 3-D face the pose was measured against
+    colour_pixels: np.ndarray  # flat ROI indices of skin pixels for the mean colour (subsampled)
+
+
+def _subsample(n: int, limit: int) -> np.ndarray:
+    return np.arange(n) if n <= limit else np.linspace(0, n - 1, limit).astype(int)
 
 
 def face_geometry(mesh: np.ndarray, shape: tuple[int, int], model: np.ndarray) -> Geometry:
@@ -120,14 +127,11 @@ def face_geometry(mesh: np.ndarray, shape: tuple[int, int], model: np.ndarray) -
     size = (y1 - y0, x1 - x0)
     pose = F.head_pose(mesh, model, shape)
     normals = R.vertex_normals(model, R.mesh_triangles()) @ pose.rotation.T
-    pixels, pixel_normals = R.normal_map(local, normals, R.mesh_triangles(), size)
     skin = R.skin_mask(local, size)
-    keep = skin.ravel()[pixels]
-    pixels, pixel_normals = pixels[keep], pixel_normals[keep]
-    if len(pixels) > MAX_SH_PIXELS:
-        pick = np.linspace(0, len(pixels) - 1, MAX_SH_PIXELS).astype(int)
-        pixels, pixel_normals = pixels[pick], pixel_normals[pick]
-    return Geometry(roi, R.face_mask(local, size), skin, pixels, pixel_normals, pose)
+    pixels, pixel_normals = R.normal_map(local, normals, R.mesh_triangles(), skin, MAX_SH_PIXELS)
+    colour = np.flatnonzero(skin)
+    return Geometry(roi, R.face_mask(local, size), skin, pixels, pixel_normals, pose, model,
+                    colour[_subsample(len(colour), MAX_SH_PIXELS)])
 
 
 @dataclass
@@ -143,7 +147,7 @@ def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
     patch = rgb[y0:y1, x0:x1]
     flat = patch.reshape(-1, 3)
     sh = P.fit_sh(P.srgb_to_linear(flat[g.pixels]), g.normals) if len(g.pixels) >= 50 else None
-    lab = P.mean_lab(flat[g.skin.ravel()]) if g.skin.any() else None
+    lab = P.mean_lab(flat[g.colour_pixels]) if len(g.colour_pixels) else None
     return Photometry(sh, lab, P.laplacian_variance(patch, g.face))
 
 
@@ -193,17 +197,19 @@ def score_face(original: np.ndarray, anonymized: np.ndarray, o: FaceObs, a: Face
         return s
     s.mesh_found = a.mesh is not None
     s.mouth_open_original, s.eye_open_original = F.opening_ratios(o.mesh)
-    if model is None:
-        model = F.mean_face([o.mesh])
-    g = face_geometry(o.mesh, original.shape[:2], model)
+    if o.reference is None:  # the original's geometry and photometry serve every method scored against it
+        g = face_geometry(o.mesh, original.shape[:2], model if model is not None else F.mean_face([o.mesh]))
+        o.reference = (g, photometry(original, g))
+    g, po = o.reference
     s.yaw, s.pitch, s.roll = g.pose.yaw, g.pose.pitch, g.pose.roll
     if a.mesh is not None:
         e = F.expression_errors(o.mesh, a.mesh)
         s.nme, s.nme_lips, s.nme_eyes, s.nme_brows = e["all"], e["lips"], e["eyes"], e["brows"]
         s.mouth_open_anonymized, s.eye_open_anonymized = F.opening_ratios(a.mesh)
-        s.yaw_error, s.pitch_error, s.roll_error = F.pose_errors(g.pose, F.head_pose(a.mesh, model, anonymized.shape))
+        pose = F.head_pose(a.mesh, g.model, anonymized.shape)
+        s.yaw_error, s.pitch_error, s.roll_error = F.pose_errors(g.pose, pose)
         s.pose_error = (s.yaw_error + s.pitch_error + s.roll_error) / 3
-    po, pa = photometry(original, g), photometry(anonymized, g)
+    pa = photometry(anonymized, g)
     if po.sh is not None:
         s.light_angle = P.angle_degrees(P.light_direction(po.sh), P.light_direction(pa.sh))
         s.light_rel_l2 = P.relative_l2(po.sh, pa.sh)

@@ -42,12 +42,12 @@ def light_direction(coeffs: np.ndarray) -> np.ndarray:
     return coeffs[[3, 1, 2]] @ LUMA
 
 
-def angle_degrees(u: np.ndarray, v: np.ndarray) -> float:
-    """Angle between two vectors in degrees (0 when either is zero)."""
+def angle_degrees(u: np.ndarray, v: np.ndarray) -> float | None:
+    """Angle between two vectors in degrees; None when either is zero (no directional light to compare)."""
     nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-    if nu < 1e-12 or nv < 1e-12:
-        return 0.0
-    return float(np.degrees(np.arccos(np.clip(u @ v / (nu * nv), -1.0, 1.0))))
+    if nu < 1e-9 or nv < 1e-9:
+        return None
+    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v)), u @ v)))  # stable near 0 and 180
 
 
 def relative_l2(reference: np.ndarray, other: np.ndarray) -> float:

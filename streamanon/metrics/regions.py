@@ -92,22 +92,25 @@ def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 
 
-def normal_map(points: np.ndarray, normals: np.ndarray, tris: np.ndarray, shape: tuple[int, int]
+def normal_map(points: np.ndarray, normals: np.ndarray, tris: np.ndarray, mask: np.ndarray, limit: int = 0
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel normals inside the mesh, interpolated (barycentric) from vertex normals over the 2-D
-    triangles. Triangles whose three normals face away from the camera (z > 0) are skipped.
+    """Normals of the pixels in ``mask`` covered by the mesh, interpolated (barycentric) from vertex normals
+    over the 2-D triangles. Triangles whose three normals face away from the camera (z > 0) are skipped.
+    ``limit`` > 0 keeps at most that many pixels, evenly spread.
 
-    Returns (pixels (K,) flat indices into ``shape``, normals (K, 3) unit).
+    Returns (pixels (K,) flat indices into ``mask``, normals (K, 3) unit).
     """
     front = (normals[tris][:, :, 2] < 0).any(1)
     tris = tris[front]
-    index = np.zeros(shape[:2], np.int32)
+    index = np.zeros(mask.shape[:2], np.int32)
     pts = points[:, :2]
     for t, tri in enumerate(tris):  # later triangles overwrite: fine for a mostly frontal shell
         cv2.fillConvexPoly(index, np.round(pts[tri]).astype(np.int32), t + 1)
-    flat = np.flatnonzero(index)
+    flat = np.flatnonzero((index > 0) & mask)
+    if limit and len(flat) > limit:
+        flat = flat[np.linspace(0, len(flat) - 1, limit).astype(int)]
     t = index.ravel()[flat] - 1
-    ys, xs = np.divmod(flat, shape[1])
+    ys, xs = np.divmod(flat, mask.shape[1])
     a, b, c = pts[tris[t, 0]], pts[tris[t, 1]], pts[tris[t, 2]]
     v0, v1 = b - a, c - a
     v2 = np.stack([xs, ys], 1) - a

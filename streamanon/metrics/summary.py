@@ -100,7 +100,7 @@ def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict
     out["eye_open_mae"] = _mean(abs(s.eye_open_anonymized - s.eye_open_original) for s in both)
     out["mouth_open_corr"] = _correlation([s.mouth_open_original for s in both],
                                           [s.mouth_open_anonymized for s in both])
-    ratios = [s.sharpness_ratio for s in scores if s.sharpness_ratio]
+    ratios = [max(s.sharpness_ratio, 1e-6) for s in scores if s.sharpness_ratio is not None]
     out["sharpness_ratio"] = float(np.exp(np.mean(np.log(ratios)))) if ratios else None
     pairs = [s for s in scores if s.descriptor_original is not None and s.descriptor_anonymized is not None]
     out["frechet_distance"] = (frechet_distance(np.stack([s.descriptor_original for s in pairs]),
