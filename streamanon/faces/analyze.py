@@ -17,14 +17,15 @@ class AnalyzerSettings:
     """How faces are found and followed.
 
     detect_every: run the detector every k frames (and on any frame where a track was missed).
-    tile_every: also detect on 2x2 tiles every k frames, for faces too small for the full-frame pass (0: off).
+    tile_every: also detect on 2x2 tiles every k frames and when a face is
+    lost, for faces too small for the full-frame pass (0: off).
     max_coast: frames a lost face stays covered from its prediction before its track ends.
     threshold: detector confidence.
     smoothing: Kalman smoothing of landmarks (off: raw measurements).
     """
 
     detect_every: int = 3
-    tile_every: int = 12
+    tile_every: int = 8
     max_coast: int = 12
     threshold: float = 0.5
     smoothing: bool = True
@@ -86,13 +87,17 @@ class FaceAnalyzer:
         self._since_detect += 1
         must_detect = (self._since_detect >= s.detect_every or not self.tracks
                        or any(t.misses > 0 for t in self.tracks))
+        meshed = [self._mesh_track(rgb, t) for t in self.tracks]
+        # a track lost now (a scene cut, a fast turn): look for the face on this very frame
+        lost = any(p is None and t.has_mesh for p, t in zip(meshed, self.tracks))
+        must_detect = must_detect or lost
         det_boxes = np.zeros((0, 4), np.float32)
         det_scores = np.zeros((0,), np.float32)
         if must_detect:
             det_boxes, det_scores = self.detector.detect(rgb)
             self._since_detect = 0
         self._since_tiles += 1
-        if s.tile_every and self._since_tiles >= s.tile_every and min(rgb.shape[:2]) >= 256:
+        if s.tile_every and (self._since_tiles >= s.tile_every or lost) and min(rgb.shape[:2]) >= 256:
             tb, ts = self.detector.detect_tiles(rgb)
             det_boxes, det_scores = nms(np.concatenate([det_boxes, tb]), np.concatenate([det_scores, ts]))
             self._since_tiles = 0
@@ -110,12 +115,7 @@ class FaceAnalyzer:
 
         for ti, t in enumerate(self.tracks):
             det = next((d for tj, d in matches if tj == ti), None)
-            if t.has_mesh:
-                center, size = _box_center_size(t.box())
-                angle = roll_degrees(t.points)
-                pts = self.mesh.estimate(rgb, center, 1.6 * size, angle)
-            else:
-                pts = None
+            pts = meshed[ti]
             if pts is None and det is not None:  # re-try from the fresh detection
                 center, size = _box_center_size(det_boxes[det])
                 pts = self.mesh.estimate(rgb, center, 2.2 * size)
@@ -136,6 +136,13 @@ class FaceAnalyzer:
         self._dedupe()
         self.tracks = [t for t in self.tracks if t.misses <= s.max_coast]
         return self._faces()
+
+    def _mesh_track(self, rgb: np.ndarray, t: Track) -> np.ndarray | None:
+        """Landmarks of a mesh track on its predicted crop, or None (lost, or a track without mesh)."""
+        if not t.has_mesh:
+            return None
+        center, size = _box_center_size(t.box())
+        return self.mesh.estimate(rgb, center, 1.6 * size, roll_degrees(t.points))
 
     def _measure(self, t: Track, pts: np.ndarray | None, region: np.ndarray | None,
                  score: float | None) -> None:

@@ -23,7 +23,7 @@ from .methods import Method
 from .pairs import ImagePair
 from .plots import bars_png, radar_png
 from .report import CONVENTIONS, Evaluation, fmt, page
-from .summary import METRICS, RADAR_MAPPING, assign_rank1, radar
+from .summary import METRICS, RADAR_MAPPING, identify, radar
 
 # Short one-face clips with strong expressions and head motion first (see ../shared/data/README.md).
 DEFAULT_CLIPS = ("lp_d18.mp4", "retalk_5.mp4", "hdtf_WDA_BobMenendez_000.mp4", "lp_d20.mp4", "retalk_3.mp4")
@@ -57,7 +57,7 @@ class MethodResult:
     seconds_score: float = 0.0
 
 
-Bar = Callable[[int | None, str], Callable[[], None]]  # (total, description) -> tick
+Bar = Callable[..., Callable[[], None]]  # (total, description[, unit]) -> tick
 Log = Callable[[str], None]
 
 
@@ -129,7 +129,7 @@ def run_benchmark(settings: BenchmarkSettings, judges: Judges, bar: Bar, log: Lo
     image_refs = observe_images(pairs, judges, bar(len(pairs), "originals"))
     clip_refs = {}
     for clip in clips:
-        clip_refs[clip] = V.observe_video(clip, judges, settings.stride, bar(None, f"original {clip.name}"))
+        clip_refs[clip] = V.observe_video(clip, judges, settings.stride, bar(None, f"original {clip.name}", "frame"))
     results = []
     for m in settings.methods:
         r = MethodResult(m.name, m.note, skipped=m.missing())
@@ -159,7 +159,7 @@ def _run_method(m: Method, r: MethodResult, settings: BenchmarkSettings, pairs: 
     if missing:
         raise InputInvalid(f"{len(missing)} outputs missing, e.g. {missing[0]}")
     scores = score_images(anon, image_refs, judges, bar(len(anon), f"{m.name} images"))
-    assign_rank1(scores)
+    identify(scores)
     r.images = Evaluation(str(settings.data / "celebahq"), str(out / "images"), "images", scores)
     r.seconds_score += time.perf_counter() - t1
     log(f"{m.name}: {len(pairs)} images anonymized in {seconds:.0f} s, scored in {r.seconds_score:.0f} s")
@@ -171,7 +171,8 @@ def _run_method(m: Method, r: MethodResult, settings: BenchmarkSettings, pairs: 
         m.video(clip, dst)
         r.seconds_anonymize += time.perf_counter() - t0
         t1 = time.perf_counter()
-        scores, s = V.score_video(clip, dst, refs, judges, settings.stride, bar(refs.frames, f"{m.name} {clip.name}"))
+        tick = bar(refs.frames, f"{m.name} {clip.name}", "frame")
+        scores, s = V.score_video(clip, dst, refs, judges, settings.stride, tick)
         for f in scores:
             f.track = k * 10000 + (f.track or 0)
         all_scores += scores
@@ -181,17 +182,18 @@ def _run_method(m: Method, r: MethodResult, settings: BenchmarkSettings, pairs: 
         stats.notes += s.notes
         r.seconds_score += time.perf_counter() - t1
     if clip_refs:
-        assign_rank1(all_scores, key=lambda s: s.track)
+        identify(all_scores, key=lambda s: s.track)
         r.clips = Evaluation(", ".join(c.name for c in clip_refs), str(out / "clips"), "video", all_scores, stats,
                              notes=stats.notes)
 
 
-IMAGE_COLUMNS = ["reid_rate", "rank1_rate", "leak_rate", "detectability", "mesh_redetected", "nme",
+IMAGE_COLUMNS = ["reid_rate", "rank1_rate", "reid_chance", "leak_rate", "detectability", "mesh_redetected", "nme",
                  "mouth_open_corr", "pose_error", "light_angle", "light_rel_l2", "ciede2000", "sharpness_ratio",
                  "frechet_distance"]
-CLIP_COLUMNS = ["reid_rate", "rank1_rate", "detectability", "mesh_redetected", "nme", "pose_error", "ciede2000",
+CLIP_COLUMNS = ["reid_rate", "reid_chance", "detectability", "mesh_redetected", "nme", "pose_error", "ciede2000",
                 "flicker", "identity_spread", "leaked_frame_rate"]
-SHORT = {"reid_rate": "re-ID", "rank1_rate": "rank-1", "leak_rate": "leak", "detectability": "HOG detect",
+SHORT = {"reid_rate": "re-ID", "rank1_rate": "rank-1", "reid_chance": "other-ID", "leak_rate": "leak",
+         "detectability": "HOG detect",
          "mesh_redetected": "mesh found", "nme": "expr. NME", "mouth_open_corr": "mouth r", "pose_error": "pose deg",
          "light_angle": "light deg", "light_rel_l2": "light L2", "ciede2000": "CIEDE2000",
          "sharpness_ratio": "sharpness", "frechet_distance": "FD", "flicker": "flicker",

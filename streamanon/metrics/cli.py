@@ -59,13 +59,13 @@ class _Bars:
         self.enabled = enabled
         self.bar = None
 
-    def __call__(self, total: int | None, desc: str):
+    def __call__(self, total: int | None, desc: str, unit: str = "img"):
         self.close()
         if not self.enabled:
             return lambda: None
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit="img" if total else "frame", dynamic_ncols=True, leave=False)
+        self.bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
         return self.bar.update
 
     def close(self) -> None:
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
         if args.stride is not None and args.stride < 1:
             parser.error("--stride must be at least 1")
         if args.benchmark:
-            return benchmark(args, bars)
+            return benchmark(args, bars, argv)
         if not (args.original and args.anonymized):
             parser.error("give --original A and --anonymized B, or --benchmark")
         return evaluate(args, bars)
@@ -116,10 +116,17 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
             raise InputNotFound(f"{what} not found: {p}", path=str(p))
     videos = a.is_file() and b.is_file() and not (is_image(a) or is_image(b))
     pairs, unpaired = ([], []) if videos else image_pairs(a, b)  # usage errors before the judges load
+    total = None
+    if videos:
+        from ..media.source import VideoSource
+
+        for p in (a, b):
+            with VideoSource(p, audio=False) as source:  # unreadable files fail here, in one line
+                total = total or source.info.frames or None
 
     from . import report
     from .judges import get_judges
-    from .summary import assign_rank1
+    from .summary import identify
 
     judges = get_judges()
     t0 = time.perf_counter()
@@ -127,11 +134,11 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         from .video import observe_video, score_video
 
         stride = args.stride or 1
-        refs = observe_video(a, judges, stride, bars(None, "original"))
-        scores, stats = score_video(a, b, refs, judges, stride, bars(refs.frames, "anonymized"))
+        refs = observe_video(a, judges, stride, bars(total, "original", "frame"))
+        scores, stats = score_video(a, b, refs, judges, stride, bars(refs.frames, "anonymized", "frame"))
         if not scores:
             raise InputInvalid(f"no face found in the original video: {a}", path=str(a))
-        assign_rank1(scores, key=lambda s: s.track)
+        identify(scores, key=lambda s: s.track)
         ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes)
     else:
         from .images import observe_images, score_images
@@ -140,7 +147,7 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         scores = score_images(pairs, refs, judges, bars(len(pairs), "anonymized"))
         if not scores:
             raise InputInvalid(f"no face found in the {len(pairs)} original image(s) of {a}", path=str(a))
-        assign_rank1(scores)
+        identify(scores)
         notes = [f"{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]}"] if unpaired else []
         faceless = sum(1 for v in refs.faces.values() if not v)
         if faceless:
@@ -171,7 +178,7 @@ def print_summary(ev) -> None:
         print(f"  note: {note}")
 
 
-def benchmark(args: argparse.Namespace, bars: _Bars) -> int:
+def benchmark(args: argparse.Namespace, bars: _Bars, argv: list[str]) -> int:
     from . import benchmark as B
     from . import report
     from .judges import get_judges
@@ -188,8 +195,7 @@ def benchmark(args: argparse.Namespace, bars: _Bars) -> int:
             bars.close()
             print(f"streamanon eval: {msg}", file=sys.stderr, flush=True)
 
-    command = "streamanon eval " + " ".join(shlex.quote(x) for x in sys.argv[2:] if x) if sys.argv[1:2] == ["eval"] \
-        else "streamanon eval --benchmark"
+    command = " ".join(shlex.quote(x) for x in ["streamanon", "eval", *argv])
     t0 = time.perf_counter()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

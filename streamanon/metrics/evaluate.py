@@ -45,6 +45,7 @@ class FaceScores:
     reid_distance: float | None = None
     reidentified: bool | None = None
     rank1: bool | None = None
+    other_matches: float | None = None
     detected: bool | None = None
     leaked: bool | None = None
     mesh_found: bool | None = None

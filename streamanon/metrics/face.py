@@ -22,15 +22,16 @@ NOSE_TIP = 1
 N_MESH = 468  # points without the 10 iris points of refine_landmarks
 
 
-def _indices(*edge_sets: frozenset) -> np.ndarray:
+def mesh_indices(*edge_sets: frozenset) -> np.ndarray:
+    """Sorted point indices of MediaPipe edge sets (e.g. FACEMESH_LIPS)."""
     return np.array(sorted({i for edges in edge_sets for edge in edges for i in edge}))
 
 
 _fm = solutions.face_mesh
 EXPRESSION_GROUPS: dict[str, np.ndarray] = {
-    "lips": _indices(_fm.FACEMESH_LIPS),
-    "eyes": _indices(_fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE),
-    "brows": _indices(_fm.FACEMESH_LEFT_EYEBROW, _fm.FACEMESH_RIGHT_EYEBROW),
+    "lips": mesh_indices(_fm.FACEMESH_LIPS),
+    "eyes": mesh_indices(_fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE),
+    "brows": mesh_indices(_fm.FACEMESH_LEFT_EYEBROW, _fm.FACEMESH_RIGHT_EYEBROW),
 }
 EXPRESSION_POINTS = np.concatenate(list(EXPRESSION_GROUPS.values()))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..errors import StreamanonError
 from ..faces.mp_backend import silenced_stderr, solutions
 
 EMBEDDING = "dlib ResNet face descriptor (128-d, dlib_face_recognition_resnet_model_v1, num_jitters=0)"
@@ -29,11 +30,15 @@ class JudgeSettings:
 
 
 def _dlib_models():
-    import dlib
+    try:
+        import dlib
 
-    with warnings.catch_warnings():  # face_recognition_models imports the deprecated pkg_resources
-        warnings.simplefilter("ignore")
-        import face_recognition_models as frm
+        with warnings.catch_warnings():  # face_recognition_models imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import face_recognition_models as frm
+    except ImportError as exc:
+        raise StreamanonError(f"the judges need dlib and its models ({exc}): pip install dlib-bin "
+                              "face_recognition_models 'setuptools<81'") from exc
     return (dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(frm.pose_predictor_model_location()),
             dlib.face_recognition_model_v1(frm.face_recognition_model_location()))
 

@@ -49,6 +49,8 @@ def bars_png(labels: list[str], values: list[float | None], title: str, mean: fl
     fig, ax = plt.subplots(figsize=(max(4.0, min(0.18 * len(labels) + 2, 14)), 2.8))
     v = np.array([np.nan if x is None else float(x) for x in values])
     ax.bar(range(len(v)), np.nan_to_num(v), color="#4878a8")
+    if np.nanmin(np.r_[v, 0.0]) >= 0:
+        ax.set_ylim(0, max(float(np.nanmax(np.r_[v, 0.0])) * 1.1, 1e-3))
     if mean is not None:
         ax.axhline(mean, ls="--", color="#c44", lw=1, label=f"mean {mean:.3g}")
         ax.legend(fontsize=8)

@@ -13,15 +13,10 @@ import numpy as np
 
 from ..faces.landmarks import FACE_OVAL
 from ..faces.mp_backend import solutions
-from .face import face_frame, inter_ocular
-
-
-def _indices(edges: frozenset) -> np.ndarray:
-    return np.array(sorted({i for edge in edges for i in edge}))
-
+from .face import face_frame, inter_ocular, mesh_indices
 
 _fm = solutions.face_mesh
-HOLES = [_indices(e) for e in (_fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE, _fm.FACEMESH_LEFT_EYEBROW,
+HOLES = [mesh_indices(e) for e in (_fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE, _fm.FACEMESH_LEFT_EYEBROW,
                                _fm.FACEMESH_RIGHT_EYEBROW, _fm.FACEMESH_LIPS)]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from .evaluate import FaceScores
 from .judges import EMBEDDING
 from .plots import bars_png, radar_png, strip_png
-from .summary import METRICS, RADAR_MAPPING, radar, summarize
+from .summary import METRICS, RADAR_MAPPING, radar, summarize, track_summaries
 from .video import VideoStats
 
 CONVENTIONS = {
@@ -20,6 +20,7 @@ CONVENTIONS = {
     "reidentified": "descriptor distance original vs anonymized < 0.6; the descriptor is taken at the HOG box when "
                     "HOG finds the output face (IoU >= 0.3), else at the original's box (the attacker knows where)",
     "rank1": "nearest original in a gallery of all originals (per track for video) is the right one",
+    "reid_chance": "share of the other people's originals within 0.6 of the output: re-identification by chance",
     "detectability": "dlib HOG finds a face overlapping the original's box (IoU >= 0.3)",
     "expression": "MediaPipe face mesh re-detected on the output; error of lips, eyes and brows points after a "
                   "similarity alignment, divided by the original's inter-ocular (outer eye corner) distance",
@@ -56,6 +57,8 @@ def to_json(ev: Evaluation, per_face: bool = True) -> dict:
         "summary": s, "radar": radar(s), "radar_mapping": RADAR_MAPPING, "conventions": CONVENTIONS,
         "notes": ev.notes,
     }
+    if ev.kind == "video":
+        data["tracks"] = track_summaries(ev.scores)
     if per_face:
         data["faces"] = [f.to_dict() for f in ev.scores]
     return data
@@ -98,6 +101,10 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
+def _short(name: str, n: int = 18) -> str:
+    return name if len(name) <= n else name[: n - 3] + "..."
+
+
 def html_report(ev: Evaluation, strip: int = 6) -> str:
     s = ev.summary()
     dims = radar(s)
@@ -121,7 +128,7 @@ def html_report(ev: Evaluation, strip: int = 6) -> str:
         cases = sorted((f for f in ev.scores if getattr(f, key) is not None and f.thumbs is not None),
                        key=lambda f, k=key: getattr(f, k), reverse=largest)[:strip]
         if cases:
-            caps = [f"{f.source}" + (f"@{f.frame}" if f.frame is not None else "") + "\n"
+            caps = [(f"frame {f.frame}" if f.frame is not None else _short(f.source)) + "\n"
                     + caption.format(getattr(f, key)) for f in cases]
             parts.append(_img(strip_png([f.thumbs for f in cases], caps, title), title))
     conv = "".join(f"<li><b>{k}</b>: {html.escape(v)}</li>" for k, v in CONVENTIONS.items())

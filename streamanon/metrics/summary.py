@@ -24,6 +24,7 @@ class Metric:
 METRICS = [
     Metric("reid_rate", "re-identified (dlib < 0.6)", "low", "%"),
     Metric("rank1_rate", "rank-1 identification", "low", "%"),
+    Metric("reid_chance", "matches (< 0.6) with other people's originals", "low", "%"),
     Metric("leak_rate", "leaked (found by HOG and re-identified)", "low", "%"),
     Metric("detectability", "detectability (dlib HOG)", "high", "%"),
     Metric("mesh_redetected", "face mesh re-detected", "high", "%"),
@@ -64,9 +65,11 @@ def _mean(values) -> float | None:
     return float(np.mean(v)) if v else None
 
 
-def assign_rank1(scores: list[FaceScores], key=lambda s: (s.source, s.face)) -> None:
-    """Rank-1 identification against a gallery of the originals: one entry per ``key`` (the mean of its
-    original descriptors; per face for images, per track for video). None where the gallery has < 2 entries."""
+def identify(scores: list[FaceScores], key=lambda s: (s.source, s.face)) -> None:
+    """Set ``rank1`` and ``other_matches`` of each face against a gallery of the originals: one entry per
+    ``key`` (the mean of its original descriptors; per face for images, per track for video). rank1: the
+    nearest entry is the face's own; other_matches: share of the other entries within 0.6 (the chance of a
+    match with a different person). Left None where the gallery has fewer than 2 entries."""
     keyed: dict[Hashable, list[np.ndarray]] = {}
     for s in scores:
         if s.descriptor_original is not None:
@@ -78,10 +81,14 @@ def assign_rank1(scores: list[FaceScores], key=lambda s: (s.source, s.face)) -> 
     probes = [s for s in scores if s.descriptor_anonymized is not None and key(s) in keyed]
     if not probes:
         return
-    hits = F.rank1_hits(np.stack([s.descriptor_anonymized for s in probes]), gallery,
-                        np.array([keys.index(key(s)) for s in probes]))
-    for s, hit in zip(probes, hits, strict=True):
+    own = np.array([keys.index(key(s)) for s in probes])
+    descriptors = np.stack([s.descriptor_anonymized for s in probes])
+    hits = F.rank1_hits(descriptors, gallery, own)
+    close = np.linalg.norm(descriptors[:, None] - gallery[None], axis=2) < F.SAME_PERSON
+    close[np.arange(len(probes)), own] = False
+    for s, hit, n in zip(probes, hits, close.sum(1), strict=True):
         s.rank1 = bool(hit)
+        s.other_matches = float(n / (len(keys) - 1))
 
 
 def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict[str, float | int | None]:
@@ -89,6 +96,7 @@ def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict
     out: dict[str, float | int | None] = {"faces": len(scores)}
     out["reid_rate"] = _mean(s.reidentified for s in scores)
     out["rank1_rate"] = _mean(s.rank1 for s in scores)
+    out["reid_chance"] = _mean(s.other_matches for s in scores)
     out["leak_rate"] = _mean(s.leaked for s in scores)
     out["detectability"] = _mean(s.detected for s in scores)
     out["mesh_redetected"] = _mean(s.mesh_found for s in scores)
@@ -134,6 +142,25 @@ def video_summary(scores: list[FaceScores], video: VideoStats) -> dict[str, floa
         "leaked_frames": video.leaked_frames,
         "leaked_frame_rate": video.leaked_frames / video.frames_evaluated if video.frames_evaluated else None,
     }
+
+
+def track_summaries(scores: list[FaceScores]) -> list[dict]:
+    """Per video track: faces judged, re-identification, detectability, expression, flicker, identity spread."""
+    tracks: dict[int, list[FaceScores]] = {}
+    for s in scores:
+        tracks.setdefault(s.track, []).append(s)
+    out = []
+    for track, t in sorted(tracks.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        moving = [s for s in t if s.change_original is not None]
+        descriptors = [s.descriptor_anonymized for s in t if s.descriptor_anonymized is not None]
+        row = {"track": track, "source": t[0].source, "first_frame": t[0].frame, "faces": len(t),
+               "reid_rate": _mean(s.reidentified for s in t), "detectability": _mean(s.detected for s in t),
+               "mesh_redetected": _mean(s.mesh_found for s in t), "nme": _mean(s.nme for s in t),
+               "flicker": flicker_ratio(np.array([s.change_anonymized for s in moving]),
+                                        np.array([s.change_original for s in moving])) if moving else None,
+               "identity_spread": descriptor_spread(np.stack(descriptors)) if len(descriptors) >= 2 else None}
+        out.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+    return out
 
 
 def _correlation(a: list[float], b: list[float]) -> float | None:
