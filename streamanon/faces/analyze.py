@@ -63,7 +63,8 @@ class FaceAnalyzer:
         self._next_id = 0
         self._since_detect = 10**9
         self._since_tiles = 10**9
-        self.total_tracks = 0
+        self._emitted: set[int] = set()
+        self.total_tracks = 0  # distinct track ids ever output
 
     def reset(self) -> None:
         """Forget all tracks (a new scene, or the next unrelated image)."""
@@ -76,7 +77,6 @@ class FaceAnalyzer:
     def _new_track(self, points: np.ndarray, has_mesh: bool, score: float) -> Track:
         t = Track(id=self._next_id, filter=self._new_filter(points), has_mesh=has_mesh, score=score)
         self._next_id += 1
-        self.total_tracks += 1
         return t
 
     def analyze(self, rgb: np.ndarray) -> Faces:
@@ -99,6 +99,8 @@ class FaceAnalyzer:
         self._since_tiles += 1
         if s.tile_every and (self._since_tiles >= s.tile_every or lost) and min(rgb.shape[:2]) >= 256:
             tb, ts = self.detector.detect_tiles(rgb)
+            sure = ts >= max(0.65, s.threshold)  # tiles see more background: ask for more confidence
+            tb, ts = tb[sure], ts[sure]
             det_boxes, det_scores = nms(np.concatenate([det_boxes, tb]), np.concatenate([det_scores, ts]))
             self._since_tiles = 0
         for t in self.tracks:  # faces too small for the mesh: follow them with a local detection
@@ -179,6 +181,8 @@ class FaceAnalyzer:
 
     def _faces(self) -> Faces:
         n = len(self.tracks)
+        self._emitted.update(t.id for t in self.tracks)
+        self.total_tracks = len(self._emitted)
         boxes = np.zeros((n, 4), np.float32)
         lms = np.full((n, N_POINTS, 2), np.nan, np.float32)
         for i, t in enumerate(self.tracks):
@@ -189,7 +193,7 @@ class FaceAnalyzer:
                 boxes[i] = t.box()
             if t.misses:  # coasting: widen with the time since it was last seen
                 c, _ = _box_center_size(boxes[i])
-                half = (boxes[i, 2:] - boxes[i, :2]) / 2 * (1.0 + 0.1 * t.misses)
+                half = (boxes[i, 2:] - boxes[i, :2]) / 2 * min(1.0 + 0.05 * t.misses, 1.4)
                 boxes[i] = np.concatenate([c - half, c + half])
         return Faces(boxes=boxes, landmarks=lms,
                      track_ids=np.array([t.id for t in self.tracks], np.int64),
