@@ -80,6 +80,7 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
     src, dst = Path(src), Path(dst)
     stats = Stats()
     check_output(dst, src if src.exists() else None, options.overwrite)
+    cover = make_cover(options.cover, options.generate)  # fails early (model missing) before any file exists
     with VideoSource(src, audio=options.encode.audio) as source:
         check_output(dst, src, options.overwrite)
         if on_open:
@@ -89,7 +90,7 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
         if stop is not None:
             source.stop = stop
         analyzer = FaceAnalyzer(options.analysis)
-        pipeline = Pipeline(analyzer, make_cover(options.cover, options.generate), stats)
+        pipeline = Pipeline(analyzer, cover, stats)
         ok = False
         try:
             pipeline.run(source, sink.write, sink.write_audio,
