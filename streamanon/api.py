@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .anonymize import CoverSettings, make_cover
-from .errors import InputInvalid, Interrupted, OutputError
+from .errors import InputInvalid, InputNotFound, Interrupted, OutputError
 from .faces.analyze import AnalyzerSettings, FaceAnalyzer
 from .generate import GenerateSettings
 from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
@@ -79,7 +79,9 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
     options = options or Options()
     src, dst = Path(src), Path(dst)
     stats = Stats()
-    check_output(dst, src if src.exists() else None, options.overwrite)
+    if not src.exists():
+        raise InputNotFound(f"input not found: {src}", path=str(src))
+    check_output(dst, src, options.overwrite)
     cover = make_cover(options.cover, options.generate)  # fails early (model missing) before any file exists
     with VideoSource(src, audio=options.encode.audio) as source:
         check_output(dst, src, options.overwrite)

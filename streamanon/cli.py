@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_SIGTERM, Interrupted, StreamanonError
+from .errors import EXIT_SIGTERM, Interrupted, StreamanonError, report
 from .native_log import filter_native_stderr
 
 EXAMPLES = """\
@@ -158,15 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args)
     try:
         return run(args)
-    except StreamanonError as exc:
-        print(f"streamanon: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("streamanon: error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (unless -v)
-        if args.verbose:
+    except BaseException as exc:  # noqa: BLE001 - one line, never a traceback (unless -v)
+        if isinstance(exc, SystemExit):
+            raise
+        if args.verbose and not isinstance(exc, (StreamanonError, KeyboardInterrupt)):
             logging.getLogger("streamanon").exception("internal error")
-        print(f"streamanon: error: internal error: {type(exc).__name__}: {exc} (run with -v for details)",
-              file=sys.stderr)
-        return 1
+        return report(exc)

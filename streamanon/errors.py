@@ -53,3 +53,17 @@ class Interrupted(StreamanonError):
 
 
 EXIT_SIGTERM = 143
+
+
+def report(exc: BaseException, prog: str = "streamanon") -> int:
+    """Print one line on stderr for ``exc`` and return the exit code the CLI ends with (never a traceback)."""
+    import sys
+
+    if isinstance(exc, StreamanonError):
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"{prog}: error: interrupted", file=sys.stderr)
+        return 130
+    print(f"{prog}: error: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+    return 1

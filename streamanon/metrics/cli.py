@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import InputInvalid, InputNotFound, StreamanonError
+from ..errors import InputInvalid, InputNotFound, report
 
 EXAMPLES = """\
 examples:
@@ -93,15 +93,10 @@ def main(argv: list[str]) -> int:
         if not (args.original and args.anonymized):
             parser.error("give --original A and --anonymized B, or --benchmark")
         return evaluate(args, bars)
-    except StreamanonError as exc:
-        print(f"streamanon eval: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("streamanon eval: error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        print(f"streamanon eval: error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:  # noqa: BLE001 - one line, never a traceback
+        if isinstance(exc, SystemExit):
+            raise
+        return report(exc, "streamanon eval")
     finally:
         bars.close()
 
