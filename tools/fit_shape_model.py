@@ -75,6 +75,7 @@ def main() -> None:
     shapes = d["landmarks"][:, :, :2] / size
     labels = d["identity"]
     model = fit_shape_model(shapes, labels, k=args.k, r=args.r)
+    model.depth = (d["landmarks"][:, :, 2] / size).mean(0).astype(np.float32)
     for a in (0.0, 0.25, 0.5, 1.0):
         print(f"expression weight {a}:", evaluate(model, shapes, labels, a))
     args.out.parent.mkdir(exist_ok=True)

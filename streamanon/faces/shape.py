@@ -23,7 +23,7 @@ N_POINTS = 478
 
 @dataclass
 class ShapeModel:
-    """mean (2N,), pca (2N, r), whiten (r, r), unwhiten (r, r), identity (r, k), id_std (k,)."""
+    """mean (2N,), pca (2N, r), whiten (r, r), unwhiten (r, r), identity (r, k), id_std (k,), depth (N,)."""
 
     mean: np.ndarray
     pca: np.ndarray
@@ -32,13 +32,14 @@ class ShapeModel:
     identity: np.ndarray
     id_std: np.ndarray
     typical_distance: float  # median whitened identity distance between two different people
+    depth: np.ndarray | None = None  # (N,) mean face depth (MediaPipe z / crop side), for remove_rigid
 
     @property
     def k(self) -> int:
         return self.identity.shape[1]
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(path, **{k: np.asarray(v) for k, v in self.__dict__.items()})
+        np.savez_compressed(path, **{k: np.asarray(v) for k, v in self.__dict__.items() if v is not None})
 
     @classmethod
     def load(cls, path: str | Path) -> ShapeModel:
@@ -115,3 +116,61 @@ def fit_shape_model(shapes: np.ndarray, person: np.ndarray, k: int = 24, r: int 
     return ShapeModel(mean=mean.astype(np.float32), pca=pca.astype(np.float32), whiten=whiten.astype(np.float32),
                       unwhiten=unwhiten.astype(np.float32), identity=identity.astype(np.float32),
                       id_std=id_std.astype(np.float32), typical_distance=typical)
+
+
+def rigid_basis(points3d: np.ndarray) -> np.ndarray:
+    """(2N, 6) orthonormal basis of how the 2-D projection of (N, 3) points changes under a small head
+    rotation (yaw, pitch, roll), a shift (x, y) and a scale, all about the points' centroid."""
+    p = points3d - points3d.mean(0)
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    zero, one = np.zeros_like(x), np.ones_like(x)
+    cols = [
+        np.stack([z, zero], 1),  # yaw: rotation about the vertical axis moves x by z
+        np.stack([zero, -z], 1),  # pitch: about the horizontal axis moves y by z
+        np.stack([-y, x], 1),  # roll: in-plane rotation
+        np.stack([one, zero], 1),
+        np.stack([zero, one], 1),
+        np.stack([x, y], 1),  # scale
+    ]
+    j = np.stack([c.reshape(-1) for c in cols], 1).astype(np.float64)
+    q, _ = np.linalg.qr(j)
+    return q
+
+
+# MediaPipe face mesh indices (lids without the eye corners, lips without the mouth corners)
+_UPPER_LIP = [185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415]
+_LOWER_LIP = [146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324]
+_MOUTH_CORNERS = ([61, 78], [291, 308])  # image left, image right
+_EYES = (([246, 161, 160, 159, 158, 157, 173], [7, 163, 144, 145, 153, 154, 155]),
+         ([466, 388, 387, 386, 385, 384, 398], [249, 390, 373, 374, 380, 381, 382]))
+_BROWS = ([156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65],
+          [383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295])
+
+
+def expression_basis(n: int = N_POINTS) -> np.ndarray:
+    """(2n, 6) landmark changes that read as expression: mouth opening, mouth width, each eye's opening and
+    each brow's raise (image y points down)."""
+
+    def field(moves: list[tuple[list[int], float, float]]) -> np.ndarray:
+        v = np.zeros((n, 2))
+        for idx, dx, dy in moves:
+            v[idx] += (dx, dy)
+        return v.reshape(-1)
+
+    cols = [field([(_UPPER_LIP, 0, -1), (_LOWER_LIP, 0, 1)]),
+            field([(_MOUTH_CORNERS[0], -1, 0), (_MOUTH_CORNERS[1], 1, 0)])]
+    cols += [field([(upper, 0, -1), (lower, 0, 1)]) for upper, lower in _EYES]
+    cols += [field([(brow, 0, -1)]) for brow in _BROWS]
+    return np.stack(cols, 1)
+
+
+def remove_rigid(delta: np.ndarray, points3d: np.ndarray, keep_expression: bool = False) -> np.ndarray:
+    """The part of a (N, 2) landmark change that a head-pose fit cannot see: ``delta`` minus its projection
+    on ``rigid_basis(points3d)``. To first order, a least-squares pose fit (e.g. solvePnP) on the changed
+    points gives the same rotation, position and scale as on the original points. ``keep_expression`` also
+    removes the change along ``expression_basis`` (mouth and eye opening, mouth width, brow raise)."""
+    q = rigid_basis(points3d)
+    if keep_expression:
+        q, _ = np.linalg.qr(np.concatenate([q, expression_basis(len(points3d))], 1))
+    d = delta.reshape(-1).astype(np.float64)
+    return (d - q @ (q.T @ d)).reshape(delta.shape).astype(np.float32)
