@@ -17,6 +17,8 @@ class AnalyzerSettings:
     """How faces are found and followed.
 
     detect_every: run the detector every k frames (and on any frame where a track was missed).
+    mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
+    the Kalman prediction (1: every frame).
     tile_every: also detect on 2x2 tiles every k frames and when a face is
     lost, for faces too small for the full-frame pass (0: off).
     max_coast: frames a lost face stays covered from its prediction before its track ends.
@@ -25,6 +27,7 @@ class AnalyzerSettings:
     """
 
     detect_every: int = 3
+    mesh_every: int = 2
     tile_every: int = 8
     max_coast: int = 12
     threshold: float = 0.5
@@ -33,6 +36,8 @@ class AnalyzerSettings:
     def __post_init__(self) -> None:
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.mesh_every < 1:
+            raise ValueError(f"mesh_every must be >= 1, got {self.mesh_every}")
         if self.max_coast < 0:
             raise ValueError(f"max_coast must be >= 0, got {self.max_coast}")
 
@@ -40,6 +45,12 @@ class AnalyzerSettings:
 def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]), float(max(box[2] - box[0],
                                                                              box[3] - box[1]))
+
+
+# a face skips its mesh only while its landmarks move less than this share of its size per frame
+STEADY_SPEED = 0.02
+# faces with their own tracking-mode mesh estimator; more faces at once share the static one
+MAX_TRACKING_MESHES = 8
 
 
 def detection_region(box: np.ndarray) -> np.ndarray:
@@ -59,6 +70,9 @@ class FaceAnalyzer:
         self.settings = settings or AnalyzerSettings()
         self.detector = FaceDetector(threshold=self.settings.threshold)
         self.mesh = MeshEstimator()
+        self._track_mesh: dict[int, MeshEstimator] = {}
+        self._spare_mesh: list[MeshEstimator] = []
+        self._frame = 0
         self.tracks: list[Track] = []
         self._next_id = 0
         self._since_detect = 10**9
@@ -70,6 +84,7 @@ class FaceAnalyzer:
         """Forget all tracks (a new scene, or the next unrelated image)."""
         self.tracks = []
         self._since_detect = 10**9
+        self._release_meshes()
 
     def _new_filter(self, points: np.ndarray):
         return KalmanPoints(points) if self.settings.smoothing else NoFilter(points)
@@ -87,9 +102,11 @@ class FaceAnalyzer:
         self._since_detect += 1
         must_detect = (self._since_detect >= s.detect_every or not self.tracks
                        or any(t.misses > 0 for t in self.tracks))
-        meshed = [self._mesh_track(rgb, t) for t in self.tracks]
+        self._frame += 1
+        skip = [self._may_skip_mesh(t) for t in self.tracks]
+        meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
         # a track lost now (a scene cut, a fast turn): look for the face on this very frame
-        lost = any(p is None and t.has_mesh for p, t in zip(meshed, self.tracks))
+        lost = any(p is None and t.has_mesh and not sk for p, t, sk in zip(meshed, self.tracks, skip))
         must_detect = must_detect or lost
         det_boxes = np.zeros((0, 4), np.float32)
         det_scores = np.zeros((0,), np.float32)
@@ -116,6 +133,10 @@ class FaceAnalyzer:
         matched_det = {d: ti for ti, d in matches}
 
         for ti, t in enumerate(self.tracks):
+            if skip[ti]:  # steady face between two meshes: it stays at its prediction
+                t.age += 1
+                t.seen = True
+                continue
             det = next((d for tj, d in matches if tj == ti), None)
             pts = meshed[ti]
             if pts is None and det is not None:  # re-try from the fresh detection
@@ -137,14 +158,40 @@ class FaceAnalyzer:
 
         self._dedupe()
         self.tracks = [t for t in self.tracks if t.misses <= s.max_coast]
+        self._release_meshes({t.id for t in self.tracks})
         return self._faces()
+
+    def _may_skip_mesh(self, t: Track) -> bool:
+        """A face meshed on the last frame, moving slowly, on its off-frame of ``mesh_every``."""
+        k = self.settings.mesh_every
+        if k <= 1 or not t.has_mesh or t.misses or t.age < 3 or (self._frame + t.id) % k == 0:
+            return False
+        velocity = getattr(t.filter, "state", None)
+        if velocity is None:
+            return False
+        _, size = _box_center_size(t.box())
+        speed = float(np.abs(velocity[1]).reshape(-1, 2).max())
+        return speed < STEADY_SPEED * size
 
     def _mesh_track(self, rgb: np.ndarray, t: Track) -> np.ndarray | None:
         """Landmarks of a mesh track on its predicted crop, or None (lost, or a track without mesh)."""
         if not t.has_mesh:
             return None
         center, size = _box_center_size(t.box())
-        return self.mesh.estimate(rgb, center, 1.6 * size, roll_degrees(t.points))
+        return self._mesher(t.id).estimate(rgb, center, 1.6 * size, roll_degrees(t.points))
+
+    def _mesher(self, track_id: int) -> MeshEstimator:
+        """The track's own tracking-mode estimator (from the spares, or new), or the shared static one."""
+        if track_id not in self._track_mesh:
+            if not self._spare_mesh and len(self._track_mesh) >= MAX_TRACKING_MESHES:
+                return self.mesh
+            self._track_mesh[track_id] = (self._spare_mesh.pop() if self._spare_mesh
+                                          else MeshEstimator(tracking=True))
+        return self._track_mesh[track_id]
+
+    def _release_meshes(self, live: set[int] | None = None) -> None:
+        for tid in [t for t in self._track_mesh if live is None or t not in live]:
+            self._spare_mesh.append(self._track_mesh.pop(tid))
 
     def _measure(self, t: Track, pts: np.ndarray | None, region: np.ndarray | None,
                  score: float | None) -> None:
@@ -203,3 +250,7 @@ class FaceAnalyzer:
     def close(self) -> None:
         self.detector.close()
         self.mesh.close()
+        self._release_meshes()
+        for m in self._spare_mesh:
+            m.close()
+        self._spare_mesh = []

@@ -46,15 +46,20 @@ class MeshEstimator:
 
     ``estimate(rgb, center, size, angle)`` returns (478, 2) frame-pixel landmarks of the face nearest the
     crop centre, or None when no face is found there.
+    ``tracking``: for one track's crops, frame after frame. MediaPipe then takes the face's region from
+    the previous crop's landmarks instead of running its own detector on every crop (about 35% faster).
+    The crops are all centred, scaled and rotated alike, so that region carries over between crops (even
+    of another face, when an estimator is reused); when the face is not there it reports none and runs
+    its detector on the next crop.
     """
 
-    def __init__(self, crop_size: int = 256, min_confidence: float = 0.5):
+    def __init__(self, crop_size: int = 256, min_confidence: float = 0.5, tracking: bool = False):
         self.crop_size = crop_size
         self._lock = threading.Lock()
         with silenced_stderr():
             self._mesh = solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=2, refine_landmarks=True,
-                min_detection_confidence=min_confidence)
+                static_image_mode=not tracking, max_num_faces=1 if tracking else 2, refine_landmarks=True,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
             self._mesh.process(np.zeros((crop_size, crop_size, 3), np.uint8))
 
     def estimate(self, rgb: np.ndarray, center: np.ndarray, size: float,
