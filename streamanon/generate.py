@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .faces.align import align_matrix, transform, warp_crop
-from .faces.shape import ShapeModel, remove_rigid
+from .faces.shape import ShapeModel
 from .faces.sketch import crop_mask, render_sketch, render_sparse
 from .masks import region_of
 from .methods import blur, solid
@@ -79,16 +79,6 @@ class FaceGenerator:
         for tid in [t for t in self._identity if t not in live_ids]:
             del self._identity[tid]
 
-    def keep_pose(self, own: np.ndarray, swapped: np.ndarray) -> np.ndarray:
-        """``swapped`` less the part of its change that a head-pose fit would read as rotation, shift or
-        scale (so the new face keeps the original's pose; the model's mean depth stands in for the face's),
-        or as a change of expression (mouth and eye opening, mouth width, brow raise)."""
-        depth = self.shape_model.depth
-        if depth is None:
-            return swapped
-        own3d = np.concatenate([own, depth[:, None] * CROP], 1)
-        return own + remove_rigid(swapped - own, own3d, keep_expression=True)
-
     def prepare(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
         """Generator input (10, S, S) float32 and the crop's affine for one face."""
         m = align_matrix(landmarks, CROP)
@@ -97,8 +87,7 @@ class FaceGenerator:
         target = own
         if self.settings.swap:
             coords, _ = self._track_latent(track_id, own / CROP)
-            swapped = self.shape_model.swap_identity((own / CROP)[None], coords[None], self.weights)[0] * CROP
-            target = self.keep_pose(own, swapped)
+            target = self.shape_model.new_shape(own, coords, self.weights, CROP)
         _, noise = self._track_latent(track_id, own / CROP)
         mask = (crop_mask(own, target, size=CROP) > 127).astype(np.float32)
         render = render_sparse if self.settings.variant == "sparse" else render_sketch

@@ -38,16 +38,17 @@ def build_conditions(crops: np.ndarray, landmarks: np.ndarray, variant: str, see
     """Per face: sketch (5, S, S) uint8 of its own landmarks and mask (S, S) uint8 (own hull ∪ swapped hull)."""
     from streamanon.faces.shape import ShapeModel
     from streamanon.faces.sketch import crop_mask, render_sketch, render_sparse
+    from streamanon.generate import EXPRESSION_POINTS
 
     size = crops.shape[1]
     model = ShapeModel.load(ROOT / "engines" / "shape_model.npz")
     rng = np.random.default_rng(seed)
-    shapes = landmarks[:, :, :2] / size
-    coords = np.stack([model.sample_identity(rng) for _ in range(len(shapes))])
-    swapped = model.swap_identity(shapes, coords) * size
+    weights = np.ones(len(landmarks[0]), np.float32)
+    weights[EXPRESSION_POINTS] = 0.5
+    swapped = [model.new_shape(lm[:, :2], model.sample_identity(rng), weights, size) for lm in landmarks]
     render = render_sparse if variant == "sparse" else render_sketch
     sketches = np.stack([render(lm, size) for lm in landmarks])
-    scales = rng.uniform(1.05, 1.2, len(shapes))
+    scales = rng.uniform(1.05, 1.2, len(landmarks))
     masks = np.stack([crop_mask(lm, sw, size=size, scale=s) for lm, sw, s in zip(landmarks, swapped, scales)])
     return sketches, masks
 
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
+    ap.add_argument("--init", type=Path, help="start from this checkpoint's weights (e.g. the sparse variant "
+                    "fine-tuned from the dense one); --resume takes precedence")
     ap.add_argument("--w-lowpass", type=float, default=10.0)
     ap.add_argument("--w-l1", type=float, default=2.0)
     ap.add_argument("--w-adv", type=float, default=0.5)
@@ -105,6 +108,11 @@ def main() -> None:
         opt_d.load_state_dict(s["opt_d"])
         step, seconds = s["step"], s["seconds"]
         print(f"resumed at step {step} ({seconds / 60:.1f} min)", flush=True)
+    elif args.init:
+        s = torch.load(args.init, map_location=device)
+        G.load_state_dict(s["G"])
+        D.load_state_dict(s["D"])
+        print(f"initialised from {args.init} (step {s['step']}, {s['seconds'] / 60:.1f} min)", flush=True)
     print(f"G {count_parameters(G) / 1e6:.2f}M params, D {count_parameters(D) / 1e6:.2f}M; {device}", flush=True)
 
     rng = np.random.default_rng(args.seed + step)

@@ -65,6 +65,17 @@ class ShapeModel:
             delta = delta * weights[None, :, None]
         return (shapes + delta).astype(np.float32)
 
+    def new_shape(self, own: np.ndarray, coords: np.ndarray, weights: np.ndarray | None = None,
+                  size: float = 1.0) -> np.ndarray:
+        """A (N, 2) shape (in a crop of side ``size``) with the identity ``coords`` and ``own``'s head pose and
+        expression: the identity swap, less what a pose fit would read as rotation, shift or scale and what
+        reads as expression (``remove_rigid``; the mean depth stands in for the face's own)."""
+        swapped = self.swap_identity((own / size)[None], coords[None], weights)[0] * size
+        if self.depth is None:
+            return swapped
+        own3d = np.concatenate([own, self.depth[:, None] * size], 1)
+        return own + remove_rigid(swapped - own, own3d, keep_expression=True)
+
     def sample_identity(self, rng: np.random.Generator, avoid: np.ndarray | None = None,
                         min_distance: float = 1.0, tries: int = 32) -> np.ndarray:
         """(k,) identity coordinates drawn from the population; at least ``min_distance`` x the typical

@@ -176,7 +176,17 @@ def load_engine(name: str, backend: str = "onnxruntime", threads: int = 0) -> En
         if not ckpt.exists():
             raise ModelError(f"the torch backend needs the checkpoint {ckpt}")
         return TorchEngine(ckpt)
-    path = verified_model(f"{name}.onnx")
     if backend == "tensorrt":
-        return TensorRTEngine(path)
-    return OnnxEngine(path, threads=threads)
+        return TensorRTEngine(verified_model(f"{name}.onnx"))
+    return OnnxEngine(verified_model(onnx_file(name)), threads=threads)
+
+
+def onnx_file(name: str, directory: Path = ENGINES_DIR) -> str:
+    """The ONNX file onnxruntime runs for ``name``: ``<name>_int8.onnx`` (quantized, about 1.6x faster on CPU)
+    when it ships and no GPU provider is available, else ``<name>.onnx``."""
+    import onnxruntime as ort
+
+    int8 = f"{name}_int8.onnx"
+    if (directory / int8).exists() and "CUDAExecutionProvider" not in ort.get_available_providers():
+        return int8
+    return f"{name}.onnx"
