@@ -72,3 +72,15 @@ def test_tensorrt_engine_where_tensorrt_imports(tmp_path):
     eng = TensorRTEngine(path, cache_dir=tmp_path / "trt")
     x = np.ones((2, 3, 4, 4), np.float32)
     np.testing.assert_allclose(eng(x), 2 * x, rtol=1e-2)
+
+
+def test_onnxruntime_on_cpu_takes_the_int8_copy_when_it_ships(tmp_path):
+    from streamanon.models.engine import onnx_file
+
+    (tmp_path / "gen.onnx").write_bytes(b"fp32")
+    assert onnx_file("gen", tmp_path) == "gen.onnx"
+    (tmp_path / "gen_int8.onnx").write_bytes(b"int8")
+    import onnxruntime as ort
+
+    gpu = "CUDAExecutionProvider" in ort.get_available_providers()
+    assert onnx_file("gen", tmp_path) == ("gen.onnx" if gpu else "gen_int8.onnx")
