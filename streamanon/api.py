@@ -6,19 +6,23 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .anonymize import CoverSettings, make_cover
-from .errors import InputInvalid, InputNotFound, Interrupted, OutputError
+from .errors import InputInvalid, InputNotFound, Interrupted, OutputError, StreamLost
 from .faces.analyze import AnalyzerSettings, FaceAnalyzer
 from .generate import GenerateSettings
+from .media.clock import TIME_BASE as LIVE_TIME_BASE
+from .media.endpoints import FILE, LIVE_KINDS, StreamOptions, kind_of
 from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
+from .media.open import live_encoding, open_sink, open_source
+from .media.preview import Preview
 from .media.sink import EncodeSettings, VideoSink, check_output
 from .media.source import VideoSource
-from .pipeline import Pipeline
+from .pipeline import LivePolicy, Pipeline
 from .stats import StageTimer, Stats
 from .types import Faces, Frame
 
@@ -87,23 +91,93 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
         check_output(dst, src, options.overwrite)
         if on_open:
             on_open(source)
-        sink = VideoSink(dst, source.info, options.encode)
-        source.decode_audio = set(sink.audio_transcode)
-        if stop is not None:
-            source.stop = stop
-        analyzer = FaceAnalyzer(options.analysis)
-        pipeline = Pipeline(analyzer, cover, stats)
-        ok = False
-        try:
-            pipeline.run(source, sink.write, sink.write_audio,
-                         on_frame=(lambda f: progress(f, stats)) if progress else None)
-            ok = True
-        finally:
-            sink.close(ok=ok)
-            analyzer.close()
+        run_pipeline(source, VideoSink(dst, source.info, options.encode), cover, options, stats, stop=stop,
+                     progress=progress)
     if stop is not None and stop.is_set():
         stats.interrupted = True
-        raise Interrupted(f"interrupted after {stats.frames} frames; {dst} holds them", path=str(dst))
+        exc = Interrupted(f"interrupted after {stats.frames} frames; {dst} holds them", path=str(dst))
+        exc.stats = stats
+        raise exc
+    return stats
+
+
+def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, stats: Stats,
+                 live: LivePolicy | None = None, stop: threading.Event | None = None,
+                 progress: Callable[[Frame, Stats], None] | None = None,
+                 show: Callable[[Frame], None] | None = None) -> None:
+    """Run ``source`` through the stages into ``sink`` and close it (finalized when the run ends well, or
+    when a live stream was lost: StreamLost is re-raised after the output is finalized).
+
+    ``show`` is called with each frame written (preview window).
+    """
+    sink_audio = getattr(sink, "audio_transcode", set())
+    source.decode_audio = set(sink_audio)
+    if stop is not None:
+        source.stop = stop
+
+    def on_frame(frame: Frame) -> None:
+        if show:
+            show(frame)
+        if progress:
+            progress(frame, stats)
+
+    analyzer = FaceAnalyzer(options.analysis)
+    ok = False
+    try:
+        Pipeline(analyzer, cover, stats, live=live).run(source, sink.write, sink.write_audio, on_frame=on_frame)
+        ok = True
+    except StreamLost:
+        ok = True
+        raise
+    finally:
+        stats.reconnects = getattr(source, "reconnects", 0) + getattr(sink, "reconnects", 0)
+        sink.close(ok=ok)
+        analyzer.close()
+
+
+def anonymize_stream(src: str, dst: str | None, options: Options | None = None,
+                     stream: StreamOptions | None = None, live: LivePolicy | None = None, preview: bool = False,
+                     stop: threading.Event | None = None,
+                     progress: Callable[[Frame, Stats], None] | None = None,
+                     on_open: Callable[[object], None] | None = None) -> Stats:
+    """Anonymize ``src`` (a file, ``-`` for stdin, ``rtsp://...``, ``webcam:N``) into ``dst`` (a file, ``-``
+    for stdout, ``rtsp://...``, or None with ``preview``), and show it in a window with ``preview``.
+
+    rtsp:// and webcam inputs are live: latency bounded by ``live`` (default LivePolicy()), the oldest
+    unprocessed frames dropped when behind, output paced to the wall clock; other inputs never drop a frame.
+    ``stop`` ends the run with a finalized output and raises Interrupted; a live stream lost without
+    ``stream.reconnect`` finalizes the output and raises StreamLost.
+    """
+    options, stream = options or Options(), stream or StreamOptions()
+    if dst is None and not preview:
+        raise OutputError("no output: give OUTPUT (a file, '-' or an rtsp:// URL) or --preview")
+    is_live = kind_of(src) in LIVE_KINDS
+    live = (live or LivePolicy()) if is_live else None
+    if dst is not None and kind_of(dst) == FILE:
+        check_output(Path(dst), Path(src) if kind_of(src) == FILE else None, options.overwrite)
+    window = Preview(stop) if preview else None
+    cover = make_cover(options.cover, options.generate)
+    stats = Stats()
+    try:
+        with open_source(src, stream, audio=options.encode.audio) as source:
+            if on_open:
+                on_open(source)
+            info, encode = source.info, options.encode
+            if is_live:
+                info, encode = replace(info, time_base=LIVE_TIME_BASE), live_encoding(encode, info.rate)
+            sink = open_sink(dst, src, info, encode, stream, options.overwrite)
+            run_pipeline(source, sink, cover, options, stats, live=live, stop=stop, progress=progress, show=window)
+    except StreamLost as exc:
+        exc.stats = stats  # the run counts: the output holds what came before
+        raise
+    finally:
+        if window is not None:
+            window.close()
+    if stop is not None and stop.is_set():
+        stats.interrupted = True
+        exc = Interrupted(f"interrupted after {stats.frames} frames; {dst or 'the preview'} got them", path=dst)
+        exc.stats = stats
+        raise exc
     return stats
 
 

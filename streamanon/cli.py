@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_SIGTERM, Interrupted, StreamanonError, report
+from .errors import EXIT_SIGTERM, Interrupted, OutputError, StreamanonError, report
+from .media.endpoints import FILE, PIPE_FORMATS, WEBCAM, StreamOptions, kind_of, parse_rate, parse_size, webcam_index
 from .native_log import filter_native_stderr
 
 EXAMPLES = """\
@@ -21,9 +22,21 @@ examples:
   streamanon photos/ photos_anon/                 a folder of images, same names
   streamanon in.mov out.mp4 -c:v libx265 --crf 26 --preset medium --stats stats.json
 
-exit codes: 0 ok, 1 internal error, 2 usage, 3 input not found, 4 input unreadable, 5 no video
-stream, 6 input truncated, 7 output not writable, 8 encoder error, 130/143 interrupted (output kept,
-shorter).
+pipes ('-' is stdin or stdout; nut unless told; logs go to stderr):
+  ffmpeg -i in.mov -f nut - | streamanon - - | ffmpeg -f nut -i - out.mp4
+  ffmpeg -i in.mov -f yuv4mpegpipe - | streamanon - out.mkv --input-format y4m
+  ffmpeg -i in.mov -f rawvideo -pix_fmt rgb24 - | streamanon - - --input-format rawvideo \
+      --input-size 1280x720 --input-pix-fmt rgb24 --input-rate 25 --output-format y4m | mpv -
+
+live (bounded latency, oldest frames dropped when behind; Ctrl-C stops and finalizes the output):
+  streamanon rtsp://cam.local/stream out.mkv --reconnect --stats live.json
+  streamanon rtsp://cam.local/stream rtsp://server:8554/anon --max-latency 0.5
+  streamanon webcam:0 --preview                    show the anonymized webcam in a window
+
+exit codes: 0 ok, 1 internal error, 2 usage, 3 input not found (also: stream or webcam unreachable),
+4 input unreadable, 5 no video stream, 6 input truncated (also: live stream lost without --reconnect;
+output kept), 7 output not writable (also: pipe closed, rtsp push refused, no display for --preview),
+8 encoder error, 130/143 interrupted (output kept, shorter).
 """
 
 
@@ -31,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="streamanon", description="Anonymize every face in a video, an image or a folder of images.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="video file, image, or folder of images")
-    p.add_argument("output", help="output file (video or image), or folder for a folder of images")
+    p.add_argument("input", help="video file, image, folder of images, '-' (stdin), rtsp://URL, or webcam:N")
+    p.add_argument("output", nargs="?",
+                   help="video file, image, folder, '-' (stdout) or rtsp://URL to push to; optional with --preview")
     p.add_argument("--method", choices=["generate", "blur", "pixelate", "mask"], default="blur",
                    help="how faces are replaced: a generated face of nobody, or blur/pixelate/solid mask "
                         "(default: %(default)s)")
@@ -50,6 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=20, help="encoder quality, lower is better (default: %(default)s)")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: %(default)s)")
     p.add_argument("--no-audio", action="store_true", help="drop audio (default: copy it untouched)")
+    g = p.add_argument_group("pipes and live streams")
+    g.add_argument("--input-format", choices=list(PIPE_FORMATS), default="nut",
+                   help="container on stdin (default: %(default)s)")
+    g.add_argument("--input-size", metavar="WxH", help="rawvideo input: frame size, for example 1280x720")
+    g.add_argument("--input-pix-fmt", default="yuv420p", help="rawvideo input: pixel format (default: %(default)s)")
+    g.add_argument("--input-rate", default="25", help="rawvideo input: frames per second (default: %(default)s)")
+    g.add_argument("--output-format", choices=list(PIPE_FORMATS), default="nut",
+                   help="container on stdout; y4m and rawvideo are raw frames, no audio (default: %(default)s)")
+    g.add_argument("--pix-fmt", help="output pixel format (default: yuv420p, or yuv444p for odd sizes)")
+    g.add_argument("--rtsp-transport", choices=["tcp", "udp"], default="tcp",
+                   help="RTSP input and output transport (default: %(default)s)")
+    g.add_argument("--reconnect", action="store_true",
+                   help="retry a dropped rtsp:// stream or webcam (input or output) with backoff 0.5-8 s, "
+                        "until stopped (default: end, output kept)")
+    g.add_argument("--max-latency", type=float, default=1.0, metavar="SECONDS",
+                   help="live inputs: capture-to-output bound; older unprocessed frames are dropped "
+                        "(default: %(default)s)")
+    g.add_argument("--preview", action="store_true", help="show the anonymized video in a window (needs a display)")
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output if it exists")
     p.add_argument("--stats", metavar="FILE.json", help="write frames, faces, tracks and stage timings")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -69,8 +101,19 @@ def _options(args: argparse.Namespace):
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
         generate=GenerateSettings(seed=args.seed, backend=args.backend),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every),
-        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio),
+        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,
+                              pix_fmt=args.pix_fmt),
         overwrite=args.overwrite)
+
+
+def _stream_options(args: argparse.Namespace) -> StreamOptions:
+    if kind_of(args.input) == WEBCAM:
+        webcam_index(args.input)  # webcam:N, checked up front
+    return StreamOptions(input_format=args.input_format,
+                         input_size=parse_size(args.input_size) if args.input_size else None,
+                         input_pix_fmt=args.input_pix_fmt, input_rate=parse_rate(args.input_rate),
+                         output_format=args.output_format, rtsp_transport=args.rtsp_transport,
+                         reconnect=args.reconnect)
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -104,12 +147,20 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .api import anonymize_images, anonymize_video
+    from .api import anonymize_images, anonymize_stream, anonymize_video
     from .media.images import is_image
+    from .pipeline import LivePolicy
 
+    if args.output == "-":  # from here on, only the video stream goes to stdout
+        from .media.stream_sink import claim_stdout
+        claim_stdout()
     try:
         options = _options(args)
-    except ValueError as exc:  # settings checked up front (threshold, mask scale, ...)
+        stream = _stream_options(args)
+        live = LivePolicy(max_latency=args.max_latency)
+        if args.output is None and not args.preview:
+            raise ValueError("the following arguments are required: output (or --preview)")
+    except ValueError as exc:  # settings checked up front (threshold, mask scale, sizes, ...)
         print(f"streamanon: error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -124,27 +175,50 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     src = Path(args.input)
     progress = _Progress(None, False)
+    files = kind_of(args.input) == FILE and args.output is not None and kind_of(args.output) == FILE
+
+    def on_open(source) -> None:
+        nonlocal progress
+        progress = _Progress(source.info.frames, show)
+
     try:
-        if src.is_dir() or is_image(src):
+        if kind_of(args.input) == FILE and (src.is_dir() or is_image(src)):
+            if not files:
+                raise OutputError("images and folders are written to image files or folders only", path=args.output)
             progress = _Progress(None, show)
             stats = anonymize_images(src, args.output, options, stop=stop, progress=progress)
-        else:
-            def on_open(source) -> None:
-                nonlocal progress
-                progress = _Progress(source.info.frames, show)
+        elif files and not args.preview:
             stats = anonymize_video(src, args.output, options, stop=stop,
                                     progress=lambda f, s: progress(f, s), on_open=on_open)
+        else:  # a pipe, a live stream or the preview window on either side
+            stats = anonymize_stream(args.input, args.output, options, stream, live=live, preview=args.preview,
+                                     stop=stop, progress=lambda f, s: progress(f, s), on_open=on_open)
     except Interrupted as exc:
         progress.close()
+        _finish(args, exc.stats)
         print(f"streamanon: interrupted: {exc}", file=sys.stderr)
         return EXIT_SIGTERM if received and received[0] == signal.SIGTERM else Interrupted.exit_code
+    except StreamanonError as exc:
+        progress.close()
+        _finish(args, exc.stats)
+        raise
     finally:
         progress.close()
+    _finish(args, stats)
+    return 0
+
+
+def _finish(args: argparse.Namespace, stats) -> None:
+    """Write --stats and log the summary (also after an interruption or a lost stream)."""
+    if stats is None:
+        return
     if args.stats:
         stats.write(args.stats)
-    logging.getLogger("streamanon").info("%d frames, %d faces, %d tracks, %.1f fps", stats.frames,
-                                         stats.faces, stats.tracks, stats.fps)
-    return 0
+    log = logging.getLogger("streamanon")
+    log.info("%d frames, %d faces, %d tracks, %.1f fps", stats.frames, stats.faces, stats.tracks, stats.fps)
+    if stats.live:
+        log.info("live: %d frames in, %d out, %d dropped, %d reconnects, latency %s ms", stats.frames_in,
+                 stats.frames, stats.dropped, stats.reconnects, stats.latency_ms())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ class StreamanonError(Exception):
         super().__init__(message)
         self.path = path
         self.frame = frame
+        self.stats = None  # the Stats of a run that ended early but kept its output (interrupted, stream lost)
 
 
 class InputNotFound(StreamanonError, FileNotFoundError):
@@ -34,6 +35,13 @@ class InputTruncated(StreamanonError, ValueError):
     """The input ends or breaks before all the frames its header announces."""
 
     exit_code = 6
+
+
+class StreamLost(InputTruncated):
+    """A live stream or pipe broke off (network error, camera gone) and ``--reconnect`` was not given.
+
+    The output is finalized with the frames received so far.
+    """
 
 
 class OutputError(StreamanonError, OSError):

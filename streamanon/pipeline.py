@@ -1,4 +1,8 @@
-"""Threads joined by bounded queues: decode -> analyze -> anonymize -> encode (file mode: never drop)."""
+"""Threads joined by bounded queues: decode -> analyze -> anonymize -> encode.
+
+File and pipe mode never drop a frame (backpressure). Live mode (``LivePolicy``) keeps latency bounded: it
+drops the oldest unprocessed frames when behind, and paces output to the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from .faces.analyze import FaceAnalyzer
+from .media.clock import LiveClock
 from .methods import pixelate
 from .stats import StageTimer, Stats
 from .types import Faces, Frame
@@ -24,18 +30,39 @@ class _Abort(Exception):
     """Another stage failed: leave quietly."""
 
 
+@dataclass
+class LivePolicy:
+    """Live mode: ``max_latency`` seconds from capture to write, at most (frames that cannot make it while a
+    newer one waits are dropped unprocessed; every frame written has been anonymized)."""
+
+    max_latency: float = 1.0
+    queue: int = 2  # frames between two stages
+
+    def __post_init__(self) -> None:
+        if not self.max_latency > 0:
+            raise ValueError(f"--max-latency must be positive, got {self.max_latency}")
+        if self.queue < 1:
+            raise ValueError(f"queue must be at least 1, got {self.queue}")
+
+
 class Pipeline:
     """Runs the stages in threads; the caller's thread encodes (``sink``) and reports progress.
 
     Items that are not Frames (audio packets) pass through every queue in order. ``cover(rgb, faces)``
-    replaces the faces in place and returns how many fell back to a solid fill.
+    replaces the faces in place and returns how many fell back to a solid fill. With ``live`` the queues
+    are short, the decoder replaces the oldest queued frame instead of waiting, and the writer paces frames
+    (``LiveClock``); ``write_frame`` returning False counts the frame as dropped (output down).
     """
 
     def __init__(self, analyzer: FaceAnalyzer, cover: Callable[[np.ndarray, Faces], int], stats: Stats,
-                 maxsize: int = 8):
-        self.analyzer, self.cover, self.stats = analyzer, cover, stats
+                 maxsize: int = 8, live: LivePolicy | None = None):
+        self.analyzer, self.cover, self.stats, self.live = analyzer, cover, stats, live
         self.abort = threading.Event()
         self.errors: list[BaseException] = []
+        self.clock = LiveClock(live.max_latency) if live else None
+        self._service = 0.0  # live: moving average of analyze + cover seconds per frame
+        stats.live = live is not None
+        maxsize = live.queue if live else maxsize
         self.q_decoded: queue.Queue = queue.Queue(maxsize)
         self.q_analyzed: queue.Queue = queue.Queue(maxsize)
         self.q_done: queue.Queue = queue.Queue(maxsize)
@@ -49,6 +76,32 @@ class Pipeline:
                 return
             except queue.Full:
                 continue
+
+    def _put_latest(self, q: queue.Queue, item) -> None:
+        """Live: put without waiting; when the queue is full, the oldest queued frame is dropped."""
+        while True:
+            try:
+                q.put_nowait(item)
+                return
+            except queue.Full:
+                pass
+            try:
+                old = q.get_nowait()
+            except queue.Empty:
+                continue
+            if isinstance(old, Frame):
+                self.stats.dropped += 1
+            else:  # not a frame (never END: it comes last): keep it, wait for room
+                self._put(q, old)
+
+    def _stale(self, frame: Frame) -> bool:
+        """Live: ``frame`` cannot be written within the latency bound and a newer one is waiting."""
+        if self.live is None or frame.captured is None or self.q_decoded.empty():
+            return False
+        return time.monotonic() - frame.captured + self._service > self.live.max_latency
+
+    def _served(self, seconds: float) -> None:
+        self._service = seconds if not self._service else 0.9 * self._service + 0.1 * seconds
 
     def _get(self, q: queue.Queue):
         while True:
@@ -75,6 +128,11 @@ class Pipeline:
         while True:
             with StageTimer(self.stats, "decode"):
                 item = next(it, END)
+            if isinstance(item, Frame):
+                self.stats.frames_in += 1
+                if self.live:
+                    self._put_latest(self.q_decoded, item)
+                    continue
             self._put(self.q_decoded, item)
             if item is END:
                 return
@@ -82,6 +140,10 @@ class Pipeline:
     def _analyze(self) -> None:
         while (item := self._get(self.q_decoded)) is not END:
             if isinstance(item, Frame):
+                if self._stale(item):
+                    self.stats.dropped += 1
+                    continue
+                t0 = time.perf_counter()
                 with StageTimer(self.stats, "analyze"):
                     try:
                         faces = self.analyzer.analyze(item.rgb)
@@ -90,16 +152,18 @@ class Pipeline:
                                     item.index, exc)
                         faces = None
                 self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
-                item = (item, faces)
+                item = (item, faces, time.perf_counter() - t0)
             self._put(self.q_analyzed, item)
         self._put(self.q_analyzed, END)
 
     def _anonymize(self) -> None:
         while (item := self._get(self.q_analyzed)) is not END:
             if isinstance(item, tuple):
-                frame, faces = item
+                frame, faces, spent = item
+                t0 = time.perf_counter()
                 with StageTimer(self.stats, "anonymize"):
                     self._cover(frame, faces)
+                self._served(spent + time.perf_counter() - t0)
                 item = frame
             self._put(self.q_done, item)
         self._put(self.q_done, END)
@@ -118,6 +182,16 @@ class Pipeline:
             log.warning("frame %d: covering failed (%s); covering the whole frame", frame.index, exc)
             st.failed_frames += 1
             frame.rgb[:] = pixelate(frame.rgb, max(frame.rgb.shape[:2]) / 4.0, blocks=4)
+
+    def _pace(self, frame: Frame) -> None:
+        """Live: wait until the frame is due and give it its output timestamp."""
+        if self.clock is None:
+            return
+        due = self.clock.due(frame)
+        wait = due - time.monotonic()
+        if wait > 0:
+            self.abort.wait(wait)
+        self.clock.stamp(frame, due)
 
     def run(self, source: Iterable, write_frame: Callable[[Frame], None],
             write_other: Callable[[object], None], on_frame: Callable[[Frame], None] | None = None) -> None:
@@ -138,9 +212,15 @@ class Pipeline:
                 if item is END:
                     break
                 if isinstance(item, Frame):
+                    self._pace(item)
                     with StageTimer(self.stats, "encode"):
-                        write_frame(item)
+                        written = write_frame(item)
+                    if written is False:
+                        self.stats.dropped += 1
+                        continue
                     self.stats.frames += 1
+                    if item.captured is not None:
+                        self.stats.latencies.append(time.monotonic() - item.captured)
                     if on_frame:
                         on_frame(item)
                 else:

@@ -12,13 +12,15 @@ import numpy as np
 class Frame:
     """One decoded video frame, upright RGB (H, W, 3) uint8.
 
-    ``pts``/``time_base`` are the input timestamps, passed through to the encoder unchanged.
+    ``pts``/``time_base`` are the input timestamps, passed through to the encoder unchanged (live mode
+    restamps them from the wall clock). ``captured`` is ``time.monotonic()`` when the source produced it.
     """
 
     index: int
     rgb: np.ndarray
     pts: int | None = None
     time_base: Fraction | None = None
+    captured: float | None = None
 
     @property
     def time(self) -> float | None:

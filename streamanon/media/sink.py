@@ -63,27 +63,53 @@ def _pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None)
     return formats[0]
 
 
-class VideoSink:
-    """Encode + mux to a temporary file; ``close(ok=True)`` renames it to the final name."""
+# mpegts has no codec tag table, so PyAV's supported_codecs is empty for it
+MPEGTS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3", "opus"})
 
-    def __init__(self, dst: str | os.PathLike, info: VideoInfo, settings: EncodeSettings):
+
+def holds(container: av.container.OutputContainer, codec: str) -> bool:
+    """Whether ``container`` can carry ``codec`` as is."""
+    if container.format.name == "mpegts":
+        return codec in MPEGTS_AUDIO
+    return codec in container.supported_codecs
+
+
+class VideoSink:
+    """Encode + mux to a temporary file; ``close(ok=True)`` renames it to the final name.
+
+    Subclasses (pipes, RTSP) override ``_open_container`` and ``close``.
+    """
+
+    def __init__(self, dst: str | os.PathLike, info: VideoInfo, settings: EncodeSettings, label: str | None = None):
         self.dst = Path(dst)
         self.tmp = temporary_path(self.dst)
-        self.info = info
+        self.label = label or str(self.dst)  # how messages name the output
+        self.info, self.settings = info, settings
         self.rotation = info.rotation
         self._last_pts: int | None = None
         self.frames = 0
+        self.audio_out: list = []
+        self.audio_transcode: set[int] = set()
+        self._start()
+
+    def _open_container(self) -> av.container.OutputContainer:
+        return av.open(str(self.tmp), mode="w")
+
+    def _start(self) -> None:
+        """Open the container, add the streams and write the header."""
         try:
-            self.container = av.open(str(self.tmp), mode="w")
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot write {self.dst}: {exc}", path=str(self.dst)) from exc
+            self.container = self._open_container()
+        except (av.error.FFmpegError, ValueError, OSError) as exc:
+            raise OutputError(f"cannot write {self.label}: {exc}", path=self.label) from exc
         try:
-            self._add_video(settings)
-            self.audio_out, self.audio_transcode = self._add_audio(info.audio if settings.audio else [])
+            self._add_video(self.settings)
+            self.audio_out, self.audio_transcode = self._add_audio(self.info.audio if self.settings.audio else [])
             self.container.start_encoding()
         except av.error.FFmpegError as exc:
             self._discard()
-            raise EncodeError(f"cannot set up the encoder for {self.dst}: {exc}", path=str(self.dst)) from exc
+            if isinstance(exc, OSError):  # network and I/O errors
+                raise OutputError(f"cannot write {self.label}: {exc}", path=self.label) from exc
+            raise EncodeError(f"cannot set up the encoder for {self.label}: {exc}", path=self.label) from exc
         except Exception:
             self._discard()
             raise
@@ -111,22 +137,21 @@ class VideoSink:
 
     def _add_audio(self, streams: list) -> tuple[list, set[int]]:
         out, transcode = [], set()
-        supported = self.container.supported_codecs
         for i, s in enumerate(streams):
             name = s.codec_context.name
-            if name in supported:
+            if holds(self.container, name):
                 out.append(self.container.add_stream_from_template(s))
             else:
-                fallback = self.container.default_audio_codec
+                fallback = "aac" if self.container.format.name == "mpegts" else self.container.default_audio_codec
                 log.warning("the %s container cannot hold %s audio as is; re-encoding it to %s",
-                            self.dst.suffix, name, fallback)
+                            self.container.format.name, name, fallback)
                 a = self.container.add_stream(fallback, rate=s.codec_context.sample_rate)
                 out.append(a)
                 transcode.add(i)
         return out, transcode
 
-    def write(self, frame: Frame) -> None:
-        """Encode one upright RGB frame with its input timestamp."""
+    def write(self, frame: Frame) -> bool:
+        """Encode one upright RGB frame with its input timestamp; False when it was dropped (output down)."""
         rgb = coded(frame.rgb, self.rotation)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         pts = frame.pts
@@ -140,9 +165,13 @@ class VideoSink:
             for packet in self.stream.encode(vf):
                 self.container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise EncodeError(f"encoding frame {frame.index} failed: {exc}", path=str(self.dst),
+            if isinstance(exc, OSError):  # the output went away (pipe closed, network, disk)
+                raise OutputError(f"writing frame {frame.index} to {self.label} failed: {exc}", path=self.label,
+                                  frame=frame.index) from exc
+            raise EncodeError(f"encoding frame {frame.index} failed: {exc}", path=self.label,
                               frame=frame.index) from exc
         self.frames += 1
+        return True
 
     def write_audio(self, item: AudioPacket) -> None:
         stream = self.audio_out[item.stream_index]
@@ -163,17 +192,21 @@ class VideoSink:
             self._discard()
             return None
         try:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-            for i in self.audio_transcode:
-                for packet in self.audio_out[i].encode():
-                    self.container.mux(packet)
-            self.container.close()
+            self._flush()
         except av.error.FFmpegError as exc:
             self._discard()
             raise EncodeError(f"finalizing {self.dst} failed: {exc}", path=str(self.dst)) from exc
         os.replace(self.tmp, self.dst)
         return self.dst
+
+    def _flush(self) -> None:
+        """Drain the encoders and write the trailer."""
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        for i in self.audio_transcode:
+            for packet in self.audio_out[i].encode():
+                self.container.mux(packet)
+        self.container.close()
 
     def _discard(self) -> None:
         try:

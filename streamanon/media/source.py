@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -17,6 +19,7 @@ from ..errors import InputInvalid, InputNotFound, InputTruncated, NoVideoStream
 from ..types import Frame
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -56,12 +59,40 @@ def coded(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, -k)) if k else rgb
 
 
+def audio_items(packet: av.Packet, pos: int, decode: bool) -> Iterator[AudioPacket]:
+    """One demuxed audio packet as it goes to the sink: untouched, or decoded when it must be re-encoded."""
+    if decode:
+        for af in packet.decode():
+            yield AudioPacket(pos, af)
+    elif packet.size:
+        yield AudioPacket(pos, packet)
+
+
+def to_frame(vf: av.VideoFrame, index: int, rotation: int, time_base: Fraction | None) -> Frame:
+    """A decoded PyAV frame -> an upright RGB Frame stamped with its capture (decode) time."""
+    rgb = upright(vf.to_ndarray(format="rgb24"), rotation)
+    return Frame(index=index, rgb=rgb, pts=vf.pts, time_base=vf.time_base or time_base, captured=time.monotonic())
+
+
 def _av_error(path: str, exc: Exception) -> Exception:
     msg = getattr(exc, "strerror", None) or str(exc)
     return InputInvalid(f"cannot read {path}: not a media file we can decode ({msg})", path=path)
 
 
-class VideoSource:
+class Closing:
+    """Context manager that calls ``self.close()`` on exit (sources and sinks)."""
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class VideoSource(Closing):
     """A video file opened for decoding. Use as a context manager; iterate for Frame | AudioPacket.
 
     ``decode_audio`` lists audio stream positions whose packets are decoded to frames (when the output
@@ -121,12 +152,6 @@ class VideoSource:
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio) if keep_audio else []
 
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         self.container.close()
 
@@ -140,15 +165,10 @@ class VideoSource:
                     return
                 if packet.stream.type == "audio":
                     pos = audio_pos[packet.stream.index]
-                    if pos in self.decode_audio:
-                        for af in packet.decode():
-                            yield AudioPacket(pos, af)
-                    elif packet.size:
-                        yield AudioPacket(pos, packet)
+                    yield from audio_items(packet, pos, pos in self.decode_audio)
                     continue
                 for vf in packet.decode():
-                    rgb = upright(vf.to_ndarray(format="rgb24"), rotation)
-                    yield Frame(index=index, rgb=rgb, pts=vf.pts, time_base=vf.time_base or self.video.time_base)
+                    yield to_frame(vf, index, rotation, self.video.time_base)
                     index += 1
         except av.error.FFmpegError as exc:
             raise InputTruncated(f"input is truncated or corrupt after frame {index}: {self.path} ({exc})",
