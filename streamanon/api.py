@@ -16,7 +16,7 @@ from .errors import InputInvalid, InputNotFound, Interrupted, OutputError, Strea
 from .faces.analyze import AnalyzerSettings, FaceAnalyzer
 from .generate import GenerateSettings
 from .media.clock import TIME_BASE as LIVE_TIME_BASE
-from .media.endpoints import FILE, LIVE_KINDS, StreamOptions, kind_of
+from .media.endpoints import FILE, LIVE_KINDS, RTSP, StreamOptions, kind_of
 from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .media.open import live_encoding, open_sink, open_source
 from .media.preview import Preview
@@ -104,11 +104,12 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
 def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, stats: Stats,
                  live: LivePolicy | None = None, stop: threading.Event | None = None,
                  progress: Callable[[Frame, Stats], None] | None = None,
-                 show: Callable[[Frame], None] | None = None) -> None:
+                 show: Callable[[Frame], None] | None = None, analyzer: FaceAnalyzer | None = None) -> None:
     """Run ``source`` through the stages into ``sink`` and close it (finalized when the run ends well, or
     when a live stream was lost: StreamLost is re-raised after the output is finalized).
 
-    ``show`` is called with each frame written (preview window).
+    ``show`` is called with each frame written (preview window). ``analyzer`` is made from ``options`` (and
+    closed here) when not given.
     """
     sink_audio = getattr(sink, "audio_transcode", set())
     source.decode_audio = set(sink_audio)
@@ -121,10 +122,13 @@ def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, sta
         if progress:
             progress(frame, stats)
 
-    analyzer = FaceAnalyzer(options.analysis)
+    own = analyzer is None
+    analyzer = analyzer or FaceAnalyzer(options.analysis)
     ok = False
     try:
-        Pipeline(analyzer, cover, stats, live=live).run(source, sink.write, sink.write_audio, on_frame=on_frame)
+        pace = live is None and getattr(sink, "rtsp", False)  # a file pushed to a server goes at its own rate
+        Pipeline(analyzer, cover, stats, live=live, pace=pace).run(source, sink.write, sink.write_audio,
+                                                                   on_frame=on_frame)
         ok = True
     except StreamLost:
         ok = True
@@ -132,7 +136,8 @@ def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, sta
     finally:
         stats.reconnects = getattr(source, "reconnects", 0) + getattr(sink, "reconnects", 0)
         sink.close(ok=ok)
-        analyzer.close()
+        if own:
+            analyzer.close()
 
 
 def anonymize_stream(src: str, dst: str | None, options: Options | None = None,
@@ -158,19 +163,24 @@ def anonymize_stream(src: str, dst: str | None, options: Options | None = None,
     window = Preview(stop) if preview else None
     cover = make_cover(options.cover, options.generate)
     stats = Stats()
+    analyzer = FaceAnalyzer(options.analysis)  # loaded before a live source connects: no backlog at the start
     try:
         with open_source(src, stream, audio=options.encode.audio) as source:
             if on_open:
                 on_open(source)
             info, encode = source.info, options.encode
             if is_live:
-                info, encode = replace(info, time_base=LIVE_TIME_BASE), live_encoding(encode, info.rate)
+                info = replace(info, time_base=LIVE_TIME_BASE)
+            if is_live or (dst is not None and kind_of(dst) == RTSP):
+                encode = live_encoding(encode, info.rate)
             sink = open_sink(dst, src, info, encode, stream, options.overwrite)
-            run_pipeline(source, sink, cover, options, stats, live=live, stop=stop, progress=progress, show=window)
+            run_pipeline(source, sink, cover, options, stats, live=live, stop=stop, progress=progress, show=window,
+                         analyzer=analyzer)
     except StreamLost as exc:
         exc.stats = stats  # the run counts: the output holds what came before
         raise
     finally:
+        analyzer.close()
         if window is not None:
             window.close()
     if stop is not None and stop.is_set():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces.analyze import FaceAnalyzer
-from .media.clock import LiveClock
+from .media.clock import LiveClock, Playback
 from .methods import pixelate
 from .stats import StageTimer, Stats
 from .types import Faces, Frame
@@ -51,15 +51,16 @@ class Pipeline:
     Items that are not Frames (audio packets) pass through every queue in order. ``cover(rgb, faces)``
     replaces the faces in place and returns how many fell back to a solid fill. With ``live`` the queues
     are short, the decoder replaces the oldest queued frame instead of waiting, and the writer paces frames
-    (``LiveClock``); ``write_frame`` returning False counts the frame as dropped (output down).
+    (``LiveClock``); ``write_frame`` returning False counts the frame as dropped (output down). ``pace``
+    (file or pipe to a live output) writes each frame at its own time, dropping nothing.
     """
 
     def __init__(self, analyzer: FaceAnalyzer, cover: Callable[[np.ndarray, Faces], int], stats: Stats,
-                 maxsize: int = 8, live: LivePolicy | None = None):
+                 maxsize: int = 8, live: LivePolicy | None = None, pace: bool = False):
         self.analyzer, self.cover, self.stats, self.live = analyzer, cover, stats, live
         self.abort = threading.Event()
         self.errors: list[BaseException] = []
-        self.clock = LiveClock(live.max_latency) if live else None
+        self.clock = LiveClock(live.max_latency) if live else Playback() if pace else None
         self._service = 0.0  # live: moving average of analyze + cover seconds per frame
         stats.live = live is not None
         maxsize = live.queue if live else maxsize
@@ -184,7 +185,7 @@ class Pipeline:
             frame.rgb[:] = pixelate(frame.rgb, max(frame.rgb.shape[:2]) / 4.0, blocks=4)
 
     def _pace(self, frame: Frame) -> None:
-        """Live: wait until the frame is due and give it its output timestamp."""
+        """Live or paced: wait until the frame is due and give it its output timestamp."""
         if self.clock is None:
             return
         due = self.clock.due(frame)

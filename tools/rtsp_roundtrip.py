@@ -96,6 +96,16 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def camera_clip(clip: Path, work: Path) -> Path:
+    """``clip`` re-encoded like a camera stream: video only, a keyframe every second (a client that joins or
+    reconnects waits for one), so that the publisher can send it without re-encoding."""
+    out = work / f"camera-{clip.stem}.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(clip), "-an", "-c:v", "libx264", "-preset",
+                    "veryfast", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0", str(out)],
+                   check=True, timeout=300, stdin=subprocess.DEVNULL)
+    return out
+
+
 def publish(clip: Path, url: str, log_dir: Path, transport: str = "udp") -> subprocess.Popen:
     """ffmpeg sends ``clip`` in a loop at its own rate (-re) to ``url``, video only, without re-encoding."""
     log = open(log_dir / "publisher.log", "ab")  # noqa: SIM115 - owned by the process
@@ -155,28 +165,52 @@ class FrameCounter:
         return self.frames
 
 
-def streamanon(src: str, dst: str, stats: Path, *extra: str, log: Path | None = None) -> subprocess.Popen:
+def streamanon(src: str, dst: str, stats: Path, *extra: str, log: Path) -> subprocess.Popen:
+    """Start the CLI; its stderr goes to ``log``, each line prefixed with the seconds since the start."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the process
-    return subprocess.Popen([sys.executable, "-m", "streamanon", src, dst, "--stats", str(stats), *extra],
-                            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "streamanon", src, dst, "--stats", str(stats), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                            text=True)
+    t0 = time.monotonic()
+
+    def copy() -> None:
+        with open(log, "w") as f:
+            for line in proc.stderr:  # type: ignore[union-attr]
+                f.write(f"[{time.monotonic() - t0:6.2f}] {line}")
+                f.flush()
+
+    threading.Thread(target=copy, name="streamanon-log", daemon=True).start()
+    return proc
 
 
 def round_trip(clip: Path, seconds: float, restart_at: float | None, work: Path, extra: list[str]) -> dict:
-    """Run the round trip; return streamanon's stats plus the client's frame counts."""
+    """Run the round trip; return streamanon's stats plus the client's frame counts.
+
+    Events are written to ``work/events.log`` with the same clock as ``work/streamanon.log``.
+    """
+    clip = camera_clip(clip, work)
     server = RtspServer(work)
     server.start()
     pub = publish(clip, server.publish_url("in"), work)
     anon = client = None
+    events = open(work / "events.log", "w")  # noqa: SIM115 - closed below
     try:
         if not wait_readable(server.read_url("in")):
             raise RuntimeError(f"the publisher never reached the server; see {work}")
         stats = work / "stats.json"
         anon = streamanon(server.read_url("in"), server.publish_url("out"), stats, "--rtsp-transport", "udp",
                           "--reconnect", "-v", *extra, log=work / "streamanon.log")
+        t_start = time.monotonic()
+
+        def note(what: str) -> None:
+            events.write(f"[{time.monotonic() - t_start:6.2f}] {what} (client frames: "
+                         f"{client.frames if client else 0})\n")
+            events.flush()
+
         if not wait_readable(server.read_url("out"), timeout=60):
             raise RuntimeError(f"streamanon never published /out; see {work / 'streamanon.log'}")
         client = FrameCounter(server.read_url("out")).start()
+        note("/out readable, client started")
         t0 = time.monotonic()
         before = None
         if restart_at is not None:
@@ -184,12 +218,16 @@ def round_trip(clip: Path, seconds: float, restart_at: float | None, work: Path,
             before = client.frames
             server.kill()
             _stop(pub)
+            note("server killed")
             time.sleep(2.0)  # the stream is gone for a while
             server.start()
             pub = publish(clip, server.publish_url("in"), work)
+            note("server and publisher restarted")
         time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
+        note("SIGINT to streamanon")
         anon.send_signal(signal.SIGINT)
         code = anon.wait(30)
+        note(f"streamanon exited {code}")
         total = client.stop()
     finally:
         for p in (anon, pub):
@@ -197,6 +235,7 @@ def round_trip(clip: Path, seconds: float, restart_at: float | None, work: Path,
         if client is not None:
             client.stop()
         server.stop()
+        events.close()
     result = json.loads(stats.read_text()) if stats.exists() else {}
     result["exit_code"] = code
     result["client_frames"] = total

@@ -174,6 +174,8 @@ class VideoSink:
         return True
 
     def write_audio(self, item: AudioPacket) -> None:
+        if item.stream_index >= len(self.audio_out):  # an output without audio (said so when it opened)
+            return
         stream = self.audio_out[item.stream_index]
         try:
             if item.stream_index in self.audio_transcode:

@@ -93,6 +93,8 @@ class StreamSource(Closing):
             rate = self.options.input_rate
         rotation = int(round(first.rotation or 0)) // 90 * 90
         width, height = (first.height, first.width) if rotation % 180 else (first.width, first.height)
+        self._pending = [to_frame(x, 0, rotation, v.time_base) if isinstance(x, av.VideoFrame) else x
+                         for x in self._pending]  # stamped now, when they were decoded
         return VideoInfo(path=self.spec, width=width, height=height, rotation=rotation,
                          time_base=v.time_base or Fraction(1, 1000), rate=rate, frames=0, duration=None,
                          codec=v.codec_context.name, pix_fmt=first.format.name, audio=self.audio)
@@ -135,8 +137,10 @@ class StreamSource(Closing):
         for item in itertools.chain(pending, packets):
             if self.stop.is_set():
                 return
-            if isinstance(item, av.VideoFrame):
-                yield self._frame(item)
+            if isinstance(item, Frame):  # decoded by the probe
+                item.index = self._index
+                self._index += 1
+                yield item
             elif item.stream.type == "audio":
                 pos = audio_pos[item.stream.index]
                 yield from audio_items(item, pos, pos in self.decode_audio)

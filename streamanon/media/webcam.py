@@ -49,7 +49,13 @@ class WebcamSource(Closing):
                               frames=0, duration=None, codec="webcam", pix_fmt="bgr24", audio=[])
 
     def _open(self) -> cv2.VideoCapture:
-        cap = self._capture(self.index)
+        level = cv2.getLogLevel()
+        if not log.isEnabledFor(logging.DEBUG):  # OpenCV's own lines about a missing device; we say it once
+            cv2.setLogLevel(0)  # silent
+        try:
+            cap = self._capture(self.index)
+        finally:
+            cv2.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             raise InputNotFound(f"cannot open {self.name} (no such camera, or it is busy)", path=self.name)
