@@ -2,7 +2,7 @@
 
 The helpers come from tools/rtsp_roundtrip.py (which runs the full 60 s round trip). rtsp-server-perl carries
 RTP over UDP only, so the server tests use ``--rtsp-transport udp``; the TCP push is tested against ffmpeg's
-own RTSP listener.
+own RTSP listener, and TCP input (the default) against GStreamer's RTSP server (tools/gst_rtsp_server.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ _spec.loader.exec_module(rt)
 
 pytestmark = pytest.mark.skipif(bool(rt.missing_tools()), reason=f"needs {', '.join(rt.missing_tools())} "
                                 "(apt-get install ffmpeg rtsp-server-perl; .ci/run installs them)")
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, where python3-gi lives
+
+
+def _has_gst_rtsp_server() -> bool:
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +113,54 @@ def test_push_over_tcp_to_an_rtsp_listener(clip, tmp_path):
     s = json.loads((tmp_path / "s.json").read_text())
     assert (s["frames"], s["dropped"], s["live"]) == (50, 0, False)
     assert time.monotonic() - t0 > 50 / 25 - 0.1  # paced: 50 frames at 25 fps take 2 s
+
+
+class GstServer:
+    """tools/gst_rtsp_server.py serving ``clip`` (each client from its start) on a free port."""
+
+    def __init__(self, clip: Path):
+        self.clip, self.port = clip, rt.free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(REPO / "tools" / "gst_rtsp_server.py"), str(self.clip),
+                                      "--port", str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout.readline().strip() == self.url  # printed once it listens
+
+    def kill(self) -> None:
+        rt._stop(self.proc, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not _has_gst_rtsp_server(), reason="needs GStreamer's RTSP server for the system python3 "
+                    "(apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good)")
+def test_tcp_input_reconnects_after_the_server_dies(tmp_path):
+    """RTSP over TCP (the default) from a camera-like server, killed and restarted once; Ctrl-C at the end."""
+    src = mf.make_clip(tmp_path / "long.mp4", frames=250, audio=False)  # 10 s, longer than the test
+    server = GstServer(rt.camera_clip(src, tmp_path))
+    server.start()
+    out, stats = tmp_path / "out.mkv", tmp_path / "stats.json"
+    anon = subprocess.Popen(cli_command(server.url, out, "--reconnect", "--stats", stats, "-v"),
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            env=cli_env(), text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and anon.poll() is None:  # until the encoder has written something
+            if any(p.stat().st_size > 2000 for p in tmp_path.glob(".out.partial-*")):
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        server.kill()
+        server.start()
+        time.sleep(4.0)
+        anon.send_signal(signal.SIGINT)
+        _, err = anon.communicate(timeout=60)
+    finally:
+        rt._stop(anon)
+        server.kill()
+    assert anon.returncode == 130, err
+    assert "Traceback" not in err and "reconnected to rtsp://" in err, err
+    s = json.loads(stats.read_text())
+    assert s["reconnects"] == 1 and s["frames"] > 50 and s["failed_frames"] == 0
+    assert mf.probe(out).frames == s["frames"]
