@@ -146,7 +146,7 @@ def paste(rgb: np.ndarray, gen: np.ndarray, m: np.ndarray, mask: np.ndarray) -> 
                        np.float32)
     pts = corners @ inv[:, :2].T + inv[:, 2]
     size = float(np.ptp(pts, axis=0).max())
-    pad = 0.08 * size + 2
+    pad = 0.12 * size + 2  # room for the feathered ring
     box = np.concatenate([pts.min(0) - pad, pts.max(0) + pad])
     roi = region_of(box, 1.0, rgb.shape[:2])
     if roi is None:
@@ -155,12 +155,12 @@ def paste(rgb: np.ndarray, gen: np.ndarray, m: np.ndarray, mask: np.ndarray) -> 
     local = inv.copy()
     local[:, 2] -= (x0, y0)
     face = ((gen.transpose(1, 2, 0) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    # feather outward, in the crop (cheap at 128 px): the mask's inside stays 1, so none of the original face
+    # survives; the ring outside fades over about 6% of the face size
+    k = max(3, int(0.06 * np.ptp(xs)) | 1)
+    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    soft = np.clip(np.maximum(mask, cv2.GaussianBlur(grown, (0, 0), k / 3)) * 1.02, 0, 1)
     w, h = x1 - x0, y1 - y0
     warped = cv2.warpAffine(face, local, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    soft = cv2.warpAffine(mask, local, (w, h), flags=cv2.INTER_LINEAR)
-    # feather outward: the mask's inside stays 1, so none of the original face survives
-    k = max(3, int(0.06 * size) | 1)
-    grown = cv2.dilate(soft, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    soft = np.maximum(soft, cv2.GaussianBlur(grown, (0, 0), k / 3))
-    soft = np.clip(soft * 1.02, 0, 1)
+    soft = cv2.warpAffine(soft, local, (w, h), flags=cv2.INTER_LINEAR)
     rgb[y0:y1, x0:x1] = laplacian_blend(warped, rgb[y0:y1, x0:x1], soft)

@@ -14,6 +14,7 @@ different face shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -39,17 +40,27 @@ class ShapeModel:
         return self.identity.shape[1]
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(path, **{k: np.asarray(v) for k, v in self.__dict__.items() if v is not None})
+        np.savez_compressed(path, **{k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__
+                                      if getattr(self, k) is not None})
 
     @classmethod
     def load(cls, path: str | Path) -> ShapeModel:
         d = np.load(path)
         return cls(**{k: (d[k] if d[k].ndim else float(d[k])) for k in d.files})
 
+    @cached_property
+    def _to_identity(self) -> np.ndarray:
+        """(2N, k): centred shape -> identity coordinates."""
+        return self.pca @ self.whiten @ self.identity
+
+    @cached_property
+    def _from_identity(self) -> np.ndarray:
+        """(k, 2N): identity coordinate change -> shape change."""
+        return self.identity.T @ self.unwhiten @ self.pca.T
+
     def identity_coords(self, shapes: np.ndarray) -> np.ndarray:
         """(B, k) identity coordinates of (B, 478, 2) normalised shapes."""
-        z = (shapes.reshape(len(shapes), -1) - self.mean) @ self.pca @ self.whiten
-        return z @ self.identity
+        return (shapes.reshape(len(shapes), -1) - self.mean) @ self._to_identity
 
     def swap_identity(self, shapes: np.ndarray, coords: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Replace the identity part of (B, 478, 2) shapes by ``coords`` (B, k); keep the rest.
@@ -57,10 +68,7 @@ class ShapeModel:
         ``weights`` (478,) scales the change per point (e.g. less on the lips, eyes and brows, whose own
         shape the expression metrics compare).
         """
-        x = shapes.reshape(len(shapes), -1)
-        z = (x - self.mean) @ self.pca @ self.whiten
-        dz = (coords - z @ self.identity) @ self.identity.T
-        delta = (dz @ self.unwhiten @ self.pca.T).reshape(shapes.shape)
+        delta = ((coords - self.identity_coords(shapes)) @ self._from_identity).reshape(shapes.shape)
         if weights is not None:
             delta = delta * weights[None, :, None]
         return (shapes + delta).astype(np.float32)
@@ -130,8 +138,8 @@ def fit_shape_model(shapes: np.ndarray, person: np.ndarray, k: int = 24, r: int 
 
 
 def rigid_basis(points3d: np.ndarray) -> np.ndarray:
-    """(2N, 6) orthonormal basis of how the 2-D projection of (N, 3) points changes under a small head
-    rotation (yaw, pitch, roll), a shift (x, y) and a scale, all about the points' centroid."""
+    """(2N, 6) how the 2-D projection of (N, 3) points changes under a small head rotation (yaw, pitch,
+    roll), a shift (x, y) and a scale, all about the points' centroid."""
     p = points3d - points3d.mean(0)
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     zero, one = np.zeros_like(x), np.ones_like(x)
@@ -143,9 +151,7 @@ def rigid_basis(points3d: np.ndarray) -> np.ndarray:
         np.stack([zero, one], 1),
         np.stack([x, y], 1),  # scale
     ]
-    j = np.stack([c.reshape(-1) for c in cols], 1).astype(np.float64)
-    q, _ = np.linalg.qr(j)
-    return q
+    return np.stack([c.reshape(-1) for c in cols], 1).astype(np.float64)
 
 
 # MediaPipe face mesh indices (lids without the eye corners, lips without the mouth corners)
@@ -156,6 +162,11 @@ _EYES = (([246, 161, 160, 159, 158, 157, 173], [7, 163, 144, 145, 153, 154, 155]
          ([466, 388, 387, 386, 385, 384, 398], [249, 390, 373, 374, 380, 381, 382]))
 _BROWS = ([156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65],
           [383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295])
+
+
+@lru_cache(maxsize=4)
+def _expression_basis(n: int) -> np.ndarray:
+    return expression_basis(n)
 
 
 def expression_basis(n: int = N_POINTS) -> np.ndarray:
@@ -180,8 +191,11 @@ def remove_rigid(delta: np.ndarray, points3d: np.ndarray, keep_expression: bool 
     on ``rigid_basis(points3d)``. To first order, a least-squares pose fit (e.g. solvePnP) on the changed
     points gives the same rotation, position and scale as on the original points. ``keep_expression`` also
     removes the change along ``expression_basis`` (mouth and eye opening, mouth width, brow raise)."""
-    q = rigid_basis(points3d)
+    j = rigid_basis(points3d)
     if keep_expression:
-        q, _ = np.linalg.qr(np.concatenate([q, expression_basis(len(points3d))], 1))
+        j = np.concatenate([j, _expression_basis(len(points3d))], 1)
     d = delta.reshape(-1).astype(np.float64)
-    return (d - q @ (q.T @ d)).reshape(delta.shape).astype(np.float32)
+    # least squares by the normal equations: a (m, m) solve, m <= 12 (no LAPACK QR per face and frame)
+    jtj = j.T @ j
+    coef = np.linalg.solve(jtj + 1e-9 * np.trace(jtj) * np.eye(len(jtj)), j.T @ d)
+    return (d - j @ coef).reshape(delta.shape).astype(np.float32)

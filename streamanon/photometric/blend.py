@@ -17,18 +17,19 @@ def laplacian_blend(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: in
     """Blend (H, W, 3) uint8 ``fg`` over ``bg`` with (H, W) float mask in [0, 1]; returns uint8.
 
     Where the mask is 1 the result is ``fg`` exactly (the face region is never a mix with the original).
+    Blending is linear, so the pyramid of ``m * L(fg) + (1 - m) * L(bg)`` is ``bg`` plus the pyramid of
+    ``m * L(fg - bg)``: one Laplacian pyramid (of the difference) instead of two.
     """
     h, w = mask.shape
     levels = max(0, min(levels, int(np.log2(max(min(h, w), 1))) - 3))
     a, b = fg.astype(np.float32), bg.astype(np.float32)
-    ga, gb, gm = _gaussian(a, levels), _gaussian(b, levels), _gaussian(mask.astype(np.float32), levels)
-    out = gm[-1][..., None] * ga[-1] + (1 - gm[-1][..., None]) * gb[-1]
+    gd = _gaussian(cv2.subtract(a, b), levels)
+    gm = [cv2.merge([g, g, g]) for g in _gaussian(mask.astype(np.float32), levels)]
+    out = cv2.multiply(gd[-1], gm[-1])
     for i in range(levels - 1, -1, -1):
-        size = (ga[i].shape[1], ga[i].shape[0])
-        la = ga[i] - cv2.pyrUp(ga[i + 1], dstsize=size)
-        lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
-        m = gm[i][..., None]
-        out = cv2.pyrUp(out, dstsize=size) + m * la + (1 - m) * lb
-    full = mask >= 0.999
-    out[full] = a[full]
-    return np.clip(out, 0, 255).astype(np.uint8)
+        size = (gd[i].shape[1], gd[i].shape[0])
+        lap = cv2.subtract(gd[i], cv2.pyrUp(gd[i + 1], dstsize=size))
+        out = cv2.add(cv2.pyrUp(out, dstsize=size), cv2.multiply(lap, gm[i]))
+    out = cv2.add(out, b)
+    cv2.copyTo(a, (mask >= 0.999).astype(np.uint8), out)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
