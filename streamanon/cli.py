@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,7 +26,7 @@ examples:
 pipes ('-' is stdin or stdout; nut unless told; logs go to stderr):
   ffmpeg -i in.mov -f nut - | streamanon - - | ffmpeg -f nut -i - out.mp4
   ffmpeg -i in.mov -f yuv4mpegpipe - | streamanon - out.mkv --input-format y4m
-  ffmpeg -i in.mov -f rawvideo -pix_fmt rgb24 - | streamanon - - --input-format rawvideo \
+  ffmpeg -i in.mov -f rawvideo -pix_fmt rgb24 - | streamanon - - --input-format rawvideo \\
       --input-size 1280x720 --input-pix-fmt rgb24 --input-rate 25 --output-format y4m | mpv -
 
 live (bounded latency, oldest frames dropped when behind; Ctrl-C stops and finalizes the output):
@@ -153,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output == "-":  # from here on, only the video stream goes to stdout
         from .media.stream_sink import claim_stdout
+        if os.isatty(1):
+            raise OutputError("output '-' is a terminal: pipe it on (streamanon ... - | ffmpeg -f nut -i - out.mp4)",
+                              path="-")
         claim_stdout()
     try:
         options = _options(args)

@@ -42,6 +42,16 @@ def clip(tmp_path_factory) -> Path:
     return mf.make_clip(tmp_path_factory.mktemp("rtsp") / "clip.mp4", frames=50, audio=False)
 
 
+def _wait_for_output(proc: subprocess.Popen, folder: Path) -> None:
+    """Until the CLI's temporary output (``.out.partial-*``) holds some frames, then one more second."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.stat().st_size > 2000 for p in folder.glob(".out.partial-*")):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+
 def _error_lines(err: str) -> list[str]:
     return [ln for ln in err.splitlines() if ln.startswith("streamanon: error:")]
 
@@ -71,12 +81,7 @@ def test_lost_stream_without_reconnect_keeps_the_output(clip, tmp_path):
         anon = subprocess.Popen(cli_command(server.read_url("in"), out, "--rtsp-transport", "udp", "--stats", stats),
                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                 env=cli_env(), text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and anon.poll() is None:  # until the encoder has written something
-            if any(p.stat().st_size > 2000 for p in tmp_path.glob(".out.partial-*")):
-                break
-            time.sleep(0.1)
-        time.sleep(1.0)
+        _wait_for_output(anon, tmp_path)
         server.kill()
         _, err = anon.communicate(timeout=60)
     finally:
@@ -145,12 +150,7 @@ def test_tcp_input_reconnects_after_the_server_dies(tmp_path):
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             env=cli_env(), text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and anon.poll() is None:  # until the encoder has written something
-            if any(p.stat().st_size > 2000 for p in tmp_path.glob(".out.partial-*")):
-                break
-            time.sleep(0.1)
-        time.sleep(1.0)
+        _wait_for_output(anon, tmp_path)
         server.kill()
         server.start()
         time.sleep(4.0)
