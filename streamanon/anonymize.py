@@ -21,7 +21,7 @@ class CoverSettings:
     """method: generate | blur | pixelate | mask. mask_scale: growth of the landmark hull (1.0 = the mesh
     outline) for the pixel methods."""
 
-    method: str = "blur"
+    method: str = "generate"
     mask_scale: float = 1.3
     feather: float = 0.08
 

@@ -43,11 +43,11 @@ class Options:
 class Anonymizer:
     """Anonymize RGB frames one after the other (tracks carry over between calls).
 
-    >>> anon = Anonymizer(method="blur")
+    >>> anon = Anonymizer()                # a generated face of nobody; method="blur" etc. also
     >>> out = anon(frame)            # (H, W, 3) uint8 RGB in, a new array out; ``frame`` is not modified
     """
 
-    def __init__(self, method: str = "blur", mask_scale: float = 1.3, threshold: float = 0.5,
+    def __init__(self, method: str = "generate", mask_scale: float = 1.3, threshold: float = 0.5,
                  detect_every: int = 1, seed: int = 0):
         self.cover = make_cover(CoverSettings(method=method, mask_scale=mask_scale), GenerateSettings(seed=seed))
         self.analyzer = FaceAnalyzer(AnalyzerSettings(threshold=threshold, detect_every=detect_every))

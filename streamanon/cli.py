@@ -17,8 +17,8 @@ from .native_log import filter_native_stderr
 
 EXAMPLES = """\
 examples:
-  streamanon input.mp4 output.mp4                 anonymize every face, keep audio and timing
-  streamanon input.mp4 out.mkv --method pixelate  pixelate instead of blur
+  streamanon input.mp4 output.mp4                 a generated face of nobody for every face; audio and timing kept
+  streamanon input.mp4 out.mkv --method blur      blur instead (also pixelate, mask: a solid fill)
   streamanon photo.jpg photo_anon.jpg             one image
   streamanon photos/ photos_anon/                 a folder of images, same names
   streamanon in.mov out.mp4 -c:v libx265 --crf 26 --preset medium --stats stats.json
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file, image, folder of images, '-' (stdin), rtsp://URL, or webcam:N")
     p.add_argument("output", nargs="?",
                    help="video file, image, folder, '-' (stdout) or rtsp://URL to push to; optional with --preview")
-    p.add_argument("--method", choices=["generate", "blur", "pixelate", "mask"], default="blur",
+    p.add_argument("--method", choices=["generate", "blur", "pixelate", "mask"], default="generate",
                    help="how faces are replaced: a generated face of nobody, or blur/pixelate/solid mask "
                         "(default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
