@@ -145,8 +145,8 @@ def main() -> None:
 
     def checkpoint() -> None:
         torch.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                    "opt_d": opt_d.state_dict(), "step": step, "seconds": seconds, "args": vars(args) | {
-                        "faces": str(args.faces), "out": str(args.out)}}, args.out / "ckpt.tmp")
+                    "opt_d": opt_d.state_dict(), "step": step, "seconds": seconds, "args": {
+                        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}, args.out / "ckpt.tmp")
         (args.out / "ckpt.tmp").replace(ckpt)
 
     budget = args.minutes * 60
