@@ -79,6 +79,39 @@ def test_tracks_keep_their_id(astronaut):
         analyzer.close()
 
 
+def _mesh_calls(analyzer: FaceAnalyzer, frames: list[np.ndarray]) -> tuple[int, list]:
+    from streamanon.faces.landmarks import MeshEstimator
+
+    calls = 0
+    original = MeshEstimator.estimate
+
+    def counting(self, *a, **k):
+        nonlocal calls
+        calls += 1
+        return original(self, *a, **k)
+
+    MeshEstimator.estimate = counting
+    try:
+        faces = [analyzer.analyze(f) for f in frames]
+    finally:
+        MeshEstimator.estimate = original
+    return calls, faces
+
+
+def test_a_steady_face_is_meshed_every_other_frame_a_moving_one_every_frame(astronaut):
+    analyzer = FaceAnalyzer(AnalyzerSettings(mesh_every=2))
+    try:
+        steady, faces = _mesh_calls(analyzer, [astronaut] * 12)
+        assert all(len(f) == 1 and not f.coasting.any() for f in faces)
+        assert steady <= 8  # 12 frames, about half of them meshed
+        analyzer.reset()
+        # 6 px per frame, about 5% of the face: always measured, never left to the prediction
+        moving, faces = _mesh_calls(analyzer, [np.roll(astronaut, 6 * i, axis=1) for i in range(12)])
+        assert all(len(f) == 1 for f in faces) and moving >= 12
+    finally:
+        analyzer.close()
+
+
 def test_failed_analysis_covers_the_whole_frame(astronaut):
     from streamanon.anonymize import CoverSettings, make_cover
     from streamanon.pipeline import Pipeline

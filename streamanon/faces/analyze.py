@@ -19,8 +19,8 @@ class AnalyzerSettings:
     detect_every: run the detector every k frames (and on any frame where a track was missed).
     mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
     the Kalman prediction (1: every frame).
-    tile_every: also detect on 2x2 tiles every k frames and when a face is
-    lost, for faces too small for the full-frame pass (0: off).
+    tile_every: also detect on near-square tiles (2 x 1 for 16:9) every k frames and when a face is lost,
+    for faces too small for the full-frame pass (0: off).
     max_coast: frames a lost face stays covered from its prediction before its track ends.
     threshold: detector confidence.
     smoothing: Kalman smoothing of landmarks (off: raw measurements).
