@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -26,14 +27,16 @@ class Stats:
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=lambda: {"decode": 0.0, "analyze": 0.0, "anonymize": 0.0,
                                                           "encode": 0.0})
-    latencies: list = field(default_factory=list, repr=False)  # seconds, capture -> written, per frame
+    # seconds, capture -> written, per frame; the last hour at 30 fps, so a camera left running stays bounded
+    latencies: deque = field(default_factory=lambda: deque(maxlen=108_000), repr=False)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
     def latency_ms(self) -> dict:
-        """Median, 95th percentile and maximum of capture -> write time, milliseconds (empty when unknown)."""
+        """Median, 95th percentile and maximum of capture -> write time over the last 108,000 frames,
+        milliseconds (empty when unknown)."""
         if not self.latencies:
             return {}
         ms = 1000.0 * np.asarray(self.latencies)
