@@ -84,11 +84,8 @@ class FaceGenerator:
         m = align_matrix(landmarks, CROP)
         crop = warp_crop(rgb, m, CROP)
         own = transform(landmarks[:, :2], m)
-        target = own
-        if self.settings.swap:
-            coords, _ = self._track_latent(track_id, own / CROP)
-            target = self.shape_model.new_shape(own, coords, self.weights, CROP)
-        _, noise = self._track_latent(track_id, own / CROP)
+        coords, noise = self._track_latent(track_id, own / CROP)
+        target = self.shape_model.new_shape(own, coords, self.weights, CROP) if self.settings.swap else own
         mask = (crop_mask(own, target, size=CROP) > 127).astype(np.float32)
         render = render_sparse if self.settings.variant == "sparse" else render_sketch
         sketch = render(target, CROP).astype(np.float32) / 255.0

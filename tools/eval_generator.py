@@ -66,19 +66,14 @@ def score(images: Path, out: Path, json_path: Path) -> dict:
 
 def engine_timing(variant: str = "dense", repeats: int = 30) -> dict:
     """onnxruntime ms per face at batch 1 and batch 4 (the engine alone, this machine's cores)."""
-    from streamanon.models.engine import load_engine
+    from streamanon.models.engine import load_engine, time_engine
     from streamanon.models.generator import IN_CHANNELS
 
     eng = load_engine("generator" if variant == "dense" else "generator_sparse", "onnxruntime")
     out = {}
     for batch in (1, 4):
         x = np.random.default_rng(0).standard_normal((batch, IN_CHANNELS, 128, 128)).astype(np.float32)
-        for _ in range(3):
-            eng(x)
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            eng(x)
-        out[f"ms_per_face_batch{batch}"] = round((time.perf_counter() - t0) / repeats / batch * 1000, 2)
+        out[f"ms_per_face_batch{batch}"] = round(time_engine(eng, x, repeats) / batch, 2)
     return out
 
 

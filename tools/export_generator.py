@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streamanon.models.engine import ENGINES_DIR, OnnxEngine, sha256  # noqa: E402
+from streamanon.models.engine import ENGINES_DIR, OnnxEngine, sha256, time_engine  # noqa: E402
 
 
 def export(ckpt: Path, out: Path, opset: int = 18) -> dict:
@@ -42,13 +41,7 @@ def export(ckpt: Path, out: Path, opset: int = 18) -> dict:
     eng = OnnxEngine(out)
     got = eng(x.numpy())
     err = float(np.abs(got - ref).max())
-    one = x[:1].numpy()
-    for _ in range(3):
-        eng(one)
-    t0 = time.perf_counter()
-    for _ in range(20):
-        eng(one)
-    ms = (time.perf_counter() - t0) / 20 * 1000
+    ms = time_engine(eng, x[:1].numpy())
     return {"params": count_parameters(g), "max_abs_diff_vs_torch": err, "ms_batch1_ort": round(ms, 2),
             "step": state["step"], "train_minutes": round(state["seconds"] / 60, 1), "args": a}
 
@@ -96,14 +89,7 @@ def quantize(fp32: Path, out: Path, inputs: list[np.ndarray]) -> dict:
     pre.unlink()
     a, b = OnnxEngine(fp32), OnnxEngine(out)
     diff = np.concatenate([np.abs(a(x) - b(x)).ravel() for x in inputs]) * 127.5
-    timing = {}
-    for name, eng in (("fp32", a), ("int8", b)):
-        for _ in range(3):
-            eng(inputs[0])
-        t0 = time.perf_counter()
-        for _ in range(20):
-            eng(inputs[0])
-        timing[f"ms_batch1_{name}"] = round((time.perf_counter() - t0) / 20 * 1000, 2)
+    timing = {f"ms_batch1_{name}": round(time_engine(eng, inputs[0]), 2) for name, eng in (("fp32", a), ("int8", b))}
     return {"int8_mean_abs_diff_255": round(float(diff.mean()), 2),
             "int8_p99_abs_diff_255": round(float(np.percentile(diff, 99)), 1)} | timing
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -179,6 +180,16 @@ def load_engine(name: str, backend: str = "onnxruntime", threads: int = 0) -> En
     if backend == "tensorrt":
         return TensorRTEngine(verified_model(f"{name}.onnx"))
     return OnnxEngine(verified_model(onnx_file(name)), threads=threads)
+
+
+def time_engine(engine: Engine, x: np.ndarray, repeats: int = 20, warmup: int = 3) -> float:
+    """Milliseconds per call of ``engine(x)``, after ``warmup`` calls."""
+    for _ in range(warmup):
+        engine(x)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        engine(x)
+    return (time.perf_counter() - t0) / repeats * 1000
 
 
 def onnx_file(name: str, directory: Path = ENGINES_DIR) -> str:
