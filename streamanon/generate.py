@@ -80,7 +80,7 @@ class FaceGenerator:
             del self._identity[tid]
 
     def prepare(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
-        """Generator input (10, S, S) float32 and the crop's affine for one face."""
+        """Generator input (IN_CHANNELS, S, S) float32 and the crop's affine for one face."""
         m = align_matrix(landmarks, CROP)
         crop = warp_crop(rgb, m, CROP)
         own = transform(landmarks[:, :2], m)

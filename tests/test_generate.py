@@ -6,7 +6,7 @@ import pytest
 from streamanon.faces.analyze import FaceAnalyzer
 from streamanon.generate import CROP, FaceGenerator, GenerateSettings
 from streamanon.models.engine import ENGINES_DIR
-from streamanon.models.generator import IN_CHANNELS
+from streamanon.models.layout import IN_CHANNELS
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -67,7 +67,7 @@ def score(images: Path, out: Path, json_path: Path) -> dict:
 def engine_timing(variant: str = "dense", repeats: int = 30) -> dict:
     """onnxruntime ms per face at batch 1 and batch 4 (the engine alone, this machine's cores)."""
     from streamanon.models.engine import load_engine, time_engine
-    from streamanon.models.generator import IN_CHANNELS
+    from streamanon.models.layout import IN_CHANNELS
 
     eng = load_engine("generator" if variant == "dense" else "generator_sparse", "onnxruntime")
     out = {}

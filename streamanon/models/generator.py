@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IN_CHANNELS = 10
+from .layout import IN_CHANNELS, OUT_CHANNELS
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -40,7 +40,7 @@ class Generator(nn.Module):
         self.mid = nn.Sequential(*[ResBlock(chs[-1]) for _ in range(res_blocks)])
         self.up = nn.ModuleList([nn.Sequential(_conv(chs[i + 1] + chs[i], chs[i]), _conv(chs[i], chs[i]))
                                  for i in reversed(range(levels))])
-        self.head = nn.Conv2d(chs[0], 3, 1)
+        self.head = nn.Conv2d(chs[0], OUT_CHANNELS, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         masked, mask = x[:, :3], x[:, 3:4]
