@@ -18,7 +18,9 @@ examples:
   streamanon eval --benchmark                      all methods on ../shared/data, table in ./benchmark/
 
 Folders are paired by file name, videos by frame index. Judges: dlib HOG and ResNet descriptor,
-MediaPipe face mesh (independent of the anonymizer). Exit codes: 0 ok, 1 internal error, 2 usage,
+MediaPipe face mesh; untouched faces: MTCNN and CenterFace at full resolution (all independent of the
+anonymizer). A face is untouched when the inner 60% of its box is unchanged (mean grey change < 8, high-pass
+correlation > 0.8), partly covered when less than 90% of its box changed. Exit codes: 0 ok, 1 internal error, 2 usage,
 3 input not found, 4 input unusable (no pairs, sizes differ).
 """
 
@@ -34,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="write an HTML report with plots and worst cases")
     p.add_argument("--stride", type=int, default=None, metavar="N",
                    help="judge every N-th video frame (default: 1 for eval, 3 for the benchmark's clips)")
+    p.add_argument("--untouched-stride", type=int, default=5, metavar="N",
+                   help="judge untouched faces on every N-th video frame (default: %(default)s)")
+    p.add_argument("--png", metavar="DIR", type=Path, default=None,
+                   help="save each untouched / partly covered face as a side-by-side PNG (original | output)")
     p.add_argument("--benchmark", action="store_true", help="run every method on the benchmark data and compare")
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="benchmark data with celebahq/ and videos/ (default: ../shared/data beside the repo)")
@@ -88,6 +94,8 @@ def main(argv: list[str]) -> int:
             return 0
         if args.stride is not None and args.stride < 1:
             parser.error("--stride must be at least 1")
+        if args.untouched_stride < 1:
+            parser.error("--untouched-stride must be at least 1")
         if args.benchmark:
             return benchmark(args, bars, argv)
         if not (args.original and args.anonymized):
@@ -119,8 +127,10 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
             with VideoSource(p, audio=False) as source:  # unreadable files fail here, in one line
                 total = total or source.info.frames or None
 
+    from ..media.images import read_image
     from . import report
     from .judges import get_judges
+    from .leak_judge import judge_images, judge_video
     from .summary import identify
 
     judges = get_judges()
@@ -129,25 +139,32 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         from .video import observe_video, score_video
 
         stride = args.stride or 1
+        untouched, records = judge_video(a, b, args.untouched_stride, png_dir=args.png,
+                                         progress=bars(total, "untouched faces", "frame"))
         refs = observe_video(a, judges, stride, bars(total, "original", "frame"))
         scores, stats = score_video(a, b, refs, judges, stride, bars(refs.frames, "anonymized", "frame"))
-        if not scores:
+        if not scores and not untouched.faces:
             raise InputInvalid(f"no face found in the original video: {a}", path=str(a))
         identify(scores, key=lambda s: s.track)
-        ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes)
+        ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes,
+                               untouched={a.name: untouched}, untouched_faces=records)
     else:
         from .images import observe_images, score_images
 
+        _, per_image, records = judge_images(((p.name, read_image(p.original), read_image(p.anonymized))
+                                              for p in pairs), png_dir=args.png,
+                                             progress=bars(len(pairs), "untouched faces"))
         refs = observe_images(pairs, judges, bars(len(pairs), "originals"))
         scores = score_images(pairs, refs, judges, bars(len(pairs), "anonymized"))
-        if not scores:
+        if not scores and not any(c.faces for c in per_image.values()):
             raise InputInvalid(f"no face found in the {len(pairs)} original image(s) of {a}", path=str(a))
         identify(scores)
         notes = [f"{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]}"] if unpaired else []
         faceless = sum(1 for v in refs.faces.values() if not v)
         if faceless:
             notes.append(f"{faceless} original image(s) without a face HOG finds")
-        ev = report.Evaluation(str(a), str(b), "images", scores, notes=notes)
+        ev = report.Evaluation(str(a), str(b), "images", scores, notes=notes, untouched=per_image,
+                               untouched_faces=records)
     ev.seconds = round(time.perf_counter() - t0, 2)
     bars.close()
     if args.json:
@@ -165,6 +182,16 @@ def print_summary(ev) -> None:
 
     s = ev.summary()
     print(f"{s['faces']} faces, {ev.kind}, {ev.seconds:.1f} s")
+    u = ev.untouched_total()
+    if u is not None:
+        per = ", ".join(f"{d} {v['untouched']}/{v['faces']}" for d, v in u.by_detector.items())
+        print(f"  {'untouched faces (MTCNN + CenterFace judges)':48s} {u.untouched:>4d} of {u.faces}"
+              f" ({fmt(u.rate('untouched'), '%')}; {per})")
+        partly = fmt(u.rate("partly_covered"), "%")
+        print(f"  {'partly covered faces':48s} {u.partly_covered:>4d} of {u.faces} ({partly})")
+        for name, c in ev.untouched.items():
+            if len(ev.untouched) > 1 and (c.untouched or c.partly_covered):
+                print(f"    {name}: {c.untouched} untouched, {c.partly_covered} partly covered of {c.faces}")
     for m in METRICS:
         if s.get(m.key) is not None:
             print(f"  {m.label:48s} {fmt(s[m.key], m.unit):>8s}")

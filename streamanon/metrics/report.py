@@ -12,7 +12,9 @@ from pathlib import Path
 from .evaluate import FaceScores
 from .judges import EMBEDDING
 from .plots import bars_png, radar_png, strip_png
+from .small_faces import DETECTORS
 from .summary import METRICS, RADAR_MAPPING, radar, summarize, track_summaries
+from .untouched import UntouchedCounts
 from .video import VideoStats
 
 CONVENTIONS = {
@@ -30,6 +32,11 @@ CONVENTIONS = {
                   "fitted to linear RGB skin pixels with normals of the mean 3-D face turned by the original's "
                   "pose; colour = CIEDE2000 of mean CIELAB skin (mesh minus eyes, brows, lips)",
     "flicker": "sum over evaluated frames of mean |frame t - frame t-1| in the face region, output / input",
+    "untouched": "faces of 20 px or more that MTCNN or CenterFace (judges only, never the anonymizer) find in the "
+                 "ORIGINAL at full resolution, every N-th video frame; untouched = inner 60% of the box has mean "
+                 "|grey change| < 8 and high-pass (grey - Gaussian sigma 1.5) correlation > 0.8; partly covered = "
+                 "not untouched and < 90% of the box's pixels changed (smoothed |grey diff| > 6, dilated by 1/8 of "
+                 "the box height)",
 }
 
 
@@ -44,9 +51,20 @@ class Evaluation:
     video: VideoStats | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
+    untouched: dict[str, UntouchedCounts] = field(default_factory=dict)  # per clip / image
+    untouched_faces: list[dict] = field(default_factory=list)  # one record per judged face
 
     def summary(self) -> dict:
         return summarize(self.scores, self.video)
+
+    def untouched_total(self) -> UntouchedCounts | None:
+        """Untouched counts over every clip or image; None when the judge did not run."""
+        if not self.untouched:
+            return None
+        total = UntouchedCounts(DETECTORS)
+        for c in self.untouched.values():
+            total.merge(c)
+        return total
 
 
 def to_json(ev: Evaluation, per_face: bool = True) -> dict:
@@ -57,6 +75,11 @@ def to_json(ev: Evaluation, per_face: bool = True) -> dict:
         "summary": s, "radar": radar(s), "radar_mapping": RADAR_MAPPING, "conventions": CONVENTIONS,
         "notes": ev.notes,
     }
+    total = ev.untouched_total()
+    if total is not None:
+        data["untouched"] = {"all": total.to_dict(), "per_input": {k: c.to_dict() for k, c in ev.untouched.items()}}
+        if per_face:
+            data["untouched"]["faces"] = ev.untouched_faces
     if ev.kind == "video":
         data["tracks"] = track_summaries(ev.scores)
     if per_face:
@@ -111,8 +134,13 @@ def html_report(ev: Evaluation, strip: int = 6) -> str:
     rows = "".join(f"<tr><td>{html.escape(m.label)}</td><td>{fmt(s.get(m.key), m.unit)}</td>"
                    f"<td>{m.better} is better</td></tr>" for m in METRICS if s.get(m.key) is not None)
     mapping = "".join(f"<li><b>{k}</b> = {html.escape(v)} &rarr; {fmt(dims[k])}</li>" for k, v in RADAR_MAPPING.items())
+    total = ev.untouched_total()
+    untouched = "" if total is None else (
+        f"<h2>Untouched faces</h2><p>{total.untouched} of {total.faces} faces untouched, {total.partly_covered} "
+        f"partly covered (MTCNN + CenterFace judges; per detector: "
+        + ", ".join(f"{d} {v['untouched']}/{v['faces']}" for d, v in total.by_detector.items()) + ")</p>")
     parts = [f"<h1>streamanon eval</h1><p>original: <code>{html.escape(ev.original)}</code><br>anonymized: "
-             f"<code>{html.escape(ev.anonymized)}</code><br>{s['faces']} faces ({ev.kind})</p>",
+             f"<code>{html.escape(ev.anonymized)}</code><br>{s['faces']} faces ({ev.kind})</p>", untouched,
              f"<h2>Summary</h2><table>{rows}</table>",
              f"<h2>Five dimensions</h2>{_img(radar_png({'anonymized': dims}), 'radar')}<ul>{mapping}</ul>",
              "<h2>Per metric</h2>"]
