@@ -361,7 +361,7 @@ def table(results: list[ClipResult], target: float, hog: bool = True) -> str:
             + " | ".join(f"{d} untouched" for d in DETECTORS)
             + (" | HOG stride | HOG face frames | HOG leaks | re-ID leaks" if hog else "")
             + " | exit | fps | wall s | judge s | problems |",
-            "|---|" + "---:|" * (7 + len(DETECTORS) + (4 if hog else 0)) + "---|"]
+            "|---|" + "---:|" * (9 + len(DETECTORS) + (4 if hog else 0)) + "---|"]
     total = UntouchedCounts(DETECTORS)
     for r in results:
         c = counts_of(r)
