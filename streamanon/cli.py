@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         from .metrics.cli import main as eval_main
         filter_native_stderr()
         return eval_main(argv[1:])
+    if argv and argv[0] == "batch":
+        from .batch import main as batch_main
+        filter_native_stderr()
+        return batch_main(argv[1:])
     args = build_parser().parse_args(argv)
     filter_native_stderr()
     _setup_logging(args)
