@@ -32,11 +32,13 @@ class VideoInfo:
     rotation: int  # display rotation, degrees counter-clockwise (multiple of 90)
     time_base: Fraction
     rate: Fraction | None
-    frames: int  # announced by the container, 0 when unknown
+    frames: int  # presented frames the container announces (edit-list pre-roll left out), 0 when unknown
     duration: float | None
     codec: str
     pix_fmt: str | None
     audio: list = field(default_factory=list)  # PyAV audio streams (templates for the sink)
+    start: float | None = None  # the video stream's first presented time, seconds (None: unknown)
+    video_duration: float | None = None  # the video stream's own presented duration (not the container's)
 
 
 @dataclass
@@ -136,12 +138,15 @@ class VideoSource(Closing):
             raise _av_error(self.path, exc) from exc
         self._reopen()
         v, cc = self.video, self.video.codec_context
-        duration = float(v.duration * v.time_base) if v.duration and v.time_base else (
+        own = float(v.duration * v.time_base) if v.duration and v.time_base else None
+        duration = own if own is not None else (
             self.container.duration / av.time_base if self.container.duration else None)
+        start = float(v.start_time * v.time_base) if v.start_time is not None and v.time_base else None
         rate = v.average_rate or v.guessed_rate or v.base_rate
         return VideoInfo(path=self.path, width=cc.width, height=cc.height, rotation=rotation,
-                         time_base=v.time_base or Fraction(1, 1000), rate=rate, frames=int(v.frames or 0),
-                         duration=duration, codec=cc.name, pix_fmt=cc.pix_fmt, audio=self.audio)
+                         time_base=v.time_base or Fraction(1, 1000), rate=rate,
+                         frames=presented_frames(int(v.frames or 0), own, rate), duration=duration, start=start,
+                         video_duration=own, codec=cc.name, pix_fmt=cc.pix_fmt, audio=self.audio)
 
     def _reopen(self) -> None:
         """Reopen from the start (seeking is not exact for every format; reopening is)."""
@@ -158,22 +163,66 @@ class VideoSource(Closing):
     def __iter__(self) -> Iterator[Frame | AudioPacket]:
         rotation = self.info.rotation
         index = 0
+        last: float | None = None  # the last decoded frame's time, seconds
         audio_pos = {s.index: i for i, s in enumerate(self.audio)}
+        preroll: dict[int, av.Packet] = {}  # per audio stream: the last packet an edit list hides
         try:
             for packet in self.container.demux(self.video, *self.audio):
                 if self.stop.is_set():
                     return
                 if packet.stream.type == "audio":
                     pos = audio_pos[packet.stream.index]
-                    yield from audio_items(packet, pos, pos in self.decode_audio)
+                    decode = pos in self.decode_audio
+                    if packet.is_discard and not decode:
+                        # wholly before an edit list's start: players never present it. Passed through it
+                        # would be presented by outputs without edit lists (mkv, ts), with the video
+                        # shifted to match. Only the last one goes out, as the decoder's pre-roll (an mp4
+                        # output hides it again: its timestamps are negative)
+                        preroll[pos] = packet
+                        continue
+                    if pos in preroll:
+                        yield from audio_items(preroll.pop(pos), pos, decode)
+                    yield from audio_items(packet, pos, decode)  # a decoder drops hidden samples itself
                     continue
+                # packets an edit list hides (pre-roll from the keyframe before the edit's start) are still
+                # decoded, as references; libavcodec drops their frames, as ffmpeg does
                 for vf in packet.decode():
+                    if vf.pts is not None and vf.time_base:
+                        last = float(vf.pts * vf.time_base)
                     yield to_frame(vf, index, rotation, self.video.time_base)
                     index += 1
         except av.error.FFmpegError as exc:
             raise InputTruncated(f"input is truncated or corrupt after frame {index}: {self.path} ({exc})",
                                  path=self.path, frame=index) from exc
-        announced = self.info.frames
-        if announced and index < announced - max(2, announced // 100):
-            raise InputTruncated(f"input is truncated: {index} of {announced} frames decodable: {self.path}",
-                                 path=self.path, frame=index)
+        short = shortfall(self.info, index, last)
+        if short:
+            raise InputTruncated(f"input is truncated: {short}: {self.path}", path=self.path, frame=index)
+
+
+def presented_frames(announced: int, duration: float | None, rate: Fraction | None) -> int:
+    """The frames a player presents, from the container's count: an MP4 edit list can hide frames (the
+    GOP before a cut made without re-encoding), which the sample count still includes but the stream's
+    duration does not."""
+    if not announced or not duration or not rate:
+        return announced
+    shown = int(round(duration * float(rate)))
+    return shown if 0 < shown < announced - 1 else announced
+
+
+def shortfall(info: VideoInfo, decoded: int, last: float | None) -> str | None:
+    """Why decoding stopped before the presented end (None when it did not): by time when the container
+    gives the video stream's duration (an edit list can hide frames at either end), else by frame count.
+    Nothing is checked where the container announces no frame count (streams, mpegts, most mkv)."""
+    announced = info.frames
+    if not announced:
+        return None
+    if info.video_duration and last is not None:
+        step = 1.0 / float(info.rate) if info.rate else info.video_duration / announced
+        end = (info.start or 0.0) + info.video_duration
+        if last + step < end - max(2 * step, info.video_duration / 100):
+            got = last + step - (info.start or 0.0)
+            return f"{decoded} of {announced} frames ({got:.2f} of {info.video_duration:.2f} s) decodable"
+        return None
+    if decoded < announced - max(2, announced // 100):
+        return f"{decoded} of {announced} frames decodable"
+    return None
