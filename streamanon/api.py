@@ -47,7 +47,7 @@ class Anonymizer:
     >>> out = anon(frame)            # (H, W, 3) uint8 RGB in, a new array out; ``frame`` is not modified
     """
 
-    def __init__(self, method: str = "generate", mask_scale: float = 1.3, threshold: float = 0.5,
+    def __init__(self, method: str = "generate", mask_scale: float = 1.3, threshold: float = 0.2,
                  detect_every: int = 1, seed: int = 0):
         self.cover = make_cover(CoverSettings(method=method, mask_scale=mask_scale), GenerateSettings(seed=seed))
         self.analyzer = FaceAnalyzer(AnalyzerSettings(threshold=threshold, detect_every=detect_every))
@@ -199,8 +199,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
     src, dst = Path(src), Path(dst)
     pairs = _image_pairs(src, dst, options.overwrite)
     stats = Stats()
-    analyzer = FaceAnalyzer(AnalyzerSettings(threshold=options.analysis.threshold, detect_every=1,
-                                             max_coast=0, smoothing=False))
+    analyzer = FaceAnalyzer(replace(options.analysis, detect_every=1, max_missed_runs=1, smoothing=False))
     cover = make_cover(options.cover, options.generate)
     try:
         for i, (a, b) in enumerate(pairs):
@@ -218,6 +217,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
                 write_image(b, rgb)
             stats.frames += 1
             stats.faces += len(faces)
+            stats.box_faces += int(np.count_nonzero(~faces.has_mesh))
             if progress:
                 progress(Frame(i, rgb), stats)
         stats.tracks = analyzer.total_tracks

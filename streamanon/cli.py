@@ -55,12 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate: seed of the synthetic identities, one per track (default: %(default)s)")
     p.add_argument("--backend", choices=["onnxruntime", "torch", "tensorrt"], default="onnxruntime",
                    help="generate: inference engine; tensorrt is experimental (default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="face detection confidence, 0-1; lower finds more faces (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=0.2,
+                   help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
                    help="growth of the covered region around the face outline (default: %(default)s)")
-    p.add_argument("--detect-every", type=int, default=3, metavar="K",
-                   help="run the detector every K frames; faces are tracked between (default: %(default)s)")
+    p.add_argument("--detect-every", type=int, default=4, metavar="K",
+                   help="run the detector every K frames; faces are tracked between, and file mode holds 2K "
+                        "frames so that a face is also covered before its first detection (default: %(default)s)")
+    p.add_argument("--detect-size", type=int, default=1920, metavar="PX",
+                   help="longest side the detector sees; larger frames are shrunk to it (default: %(default)s)")
+    p.add_argument("--mesh-min", type=int, default=56, metavar="PX",
+                   help="faces shorter than this are covered from their box (blur for generate), without a "
+                        "mesh (default: %(default)s)")
     p.add_argument("-c:v", "--codec", default="libx264", help="video encoder (default: %(default)s)")
     p.add_argument("--crf", type=int, default=20, help="encoder quality, lower is better (default: %(default)s)")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: %(default)s)")
@@ -101,7 +107,8 @@ def _options(args: argparse.Namespace):
     return Options(
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
         generate=GenerateSettings(seed=args.seed, backend=args.backend),
-        analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every),
+        analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
+                                  detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,
                               pix_fmt=args.pix_fmt),
         overwrite=args.overwrite)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces.analyze import FaceAnalyzer
+from .faces.lookahead import Lookahead
 from .media.clock import LiveClock, Playback
 from .methods import pixelate
 from .stats import StageTimer, Stats
@@ -56,8 +57,12 @@ class Pipeline:
     """
 
     def __init__(self, analyzer: FaceAnalyzer, cover: Callable[[np.ndarray, Faces], int], stats: Stats,
-                 maxsize: int = 8, live: LivePolicy | None = None, pace: bool = False):
+                 maxsize: int = 8, live: LivePolicy | None = None, pace: bool = False,
+                 lookahead: int | None = None):
         self.analyzer, self.cover, self.stats, self.live = analyzer, cover, stats, live
+        # frames held after analysis: the detector's interval (live) or two (file), see faces/lookahead.py
+        k = analyzer.settings.detect_every if hasattr(analyzer, "settings") else 1
+        self.lookahead = Lookahead(lookahead if lookahead is not None else (k if live else 2 * k) if k > 1 else 0)
         self.abort = threading.Event()
         self.errors: list[BaseException] = []
         self.clock = LiveClock(live.max_latency) if live else Playback() if pace else None
@@ -140,22 +145,35 @@ class Pipeline:
 
     def _analyze(self) -> None:
         while (item := self._get(self.q_decoded)) is not END:
-            if isinstance(item, Frame):
-                if self._stale(item):
-                    self.stats.dropped += 1
-                    continue
-                t0 = time.perf_counter()
-                with StageTimer(self.stats, "analyze"):
-                    try:
-                        faces = self.analyzer.analyze(item.rgb)
-                    except Exception as exc:  # fail closed: the whole frame gets covered
-                        log.warning("frame %d: face analysis failed (%s); covering the whole frame",
-                                    item.index, exc)
-                        faces = None
-                self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
-                item = (item, faces, time.perf_counter() - t0)
-            self._put(self.q_analyzed, item)
+            if not isinstance(item, Frame):
+                self._release(self.lookahead.push(item, frame=False))
+                continue
+            if self._stale(item):
+                self.stats.dropped += 1
+                continue
+            t0 = time.perf_counter()
+            measured = None
+            with StageTimer(self.stats, "analyze"):
+                try:
+                    faces = self.analyzer.analyze(item.rgb)
+                    measured = getattr(self.analyzer, "measured", None)
+                except Exception as exc:  # fail closed: the whole frame gets covered
+                    log.warning("frame %d: face analysis failed (%s); covering the whole frame",
+                                item.index, exc)
+                    faces = None
+            self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
+            self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured))
+        self._release(self.lookahead.flush())
+        self.stats.backfilled = self.lookahead.backfilled
         self._put(self.q_analyzed, END)
+
+    def _release(self, held) -> None:
+        for h in held:
+            if h.n is None:
+                self._put(self.q_analyzed, h.item)
+            else:
+                frame, spent = h.item
+                self._put(self.q_analyzed, (frame, h.faces, spent))
 
     def _anonymize(self) -> None:
         while (item := self._get(self.q_analyzed)) is not END:
@@ -177,6 +195,7 @@ class Pipeline:
             return
         st.faces += len(faces)
         st.coasted += int(np.count_nonzero(faces.coasting))
+        st.box_faces += int(np.count_nonzero(faces.coasting | ~faces.has_mesh))
         try:
             st.fallbacks += self.cover(frame.rgb, faces)
         except Exception as exc:  # fail closed

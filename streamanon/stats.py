@@ -19,6 +19,8 @@ class Stats:
     faces: int = 0  # face instances covered, summed over frames
     tracks: int = 0
     coasted: int = 0  # face instances covered from prediction (face not seen that frame)
+    box_faces: int = 0  # face instances covered from their box (too small for the mesh, coasting, backfilled)
+    backfilled: int = 0  # face instances covered on frames before their track's first detection
     fallbacks: int = 0  # faces covered by a solid fill after an error
     failed_frames: int = 0  # frames whose analysis failed: covered whole
     audio_packets: int = 0

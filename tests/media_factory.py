@@ -265,3 +265,76 @@ def probe(path) -> MediaInfo:
         tick = float(vstream.time_base) if vstream.time_base else 0.0
     return MediaInfo(width=width, height=height, frames=len(times), rotation=rotation or 0, pix_fmt=pix_fmt,
                      times=times, tick=tick, audio=audio_streams > 0, audio_streams=audio_streams)
+
+
+@dataclass
+class Crowd:
+    """A synthetic crowd: per frame, the ground-truth box (x0, y0, x1, y1) of every face, NaN when absent."""
+
+    frames: list[np.ndarray]
+    boxes: np.ndarray  # (frames, faces, 4)
+
+
+# The face (brows to chin, cheek to cheek) inside the astronaut patch, as fractions of its width and height.
+FACE_IN_PATCH = (0.3, 0.25, 0.87, 0.9)
+
+
+def crowd_frames(width: int = 1280, height: int = 900, frames: int = 30, faces: int = 22, seed: int = 0) -> Crowd:
+    """Moving astronaut faces from 16 to 120 px tall (the face, not the patch with hair and neck) on a moving
+    background, one cell each of a 6-column grid; the outer columns enter at the left and right edges."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    crop = astronaut()[ASTRONAUT_FACE]
+    fx0, fy0, fx1, fy1 = FACE_IN_PATCH
+    heights = np.linspace(16, 120, faces).round().astype(int)
+    rng.shuffle(heights)
+    cols = 6
+    rows = int(math.ceil(faces / cols))
+    cell_w, cell_h = width / cols, height / rows
+    start = np.zeros((faces, 2))
+    speed = np.zeros((faces, 2))
+    for i in range(faces):
+        r, c = divmod(i, cols)
+        start[i] = [c * cell_w + 0.1 * cell_w, r * cell_h + 0.05 * cell_h]
+        speed[i] = [rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.3)]
+        if c in (0, cols - 1):  # the outer columns enter at the edge: start outside, walk to their place
+            end = start[i, 0]
+            start[i, 0] = -0.9 * cell_w if c == 0 else width
+            speed[i, 0] = (end - start[i, 0]) / frames
+    out, boxes = [], np.full((frames, faces, 4), np.nan)
+    for f in range(frames):
+        rgb = _background(height, width, f)
+        for i in range(faces):
+            h = int(round(heights[i] / (fy1 - fy0)))
+            w = max(1, int(round(crop.shape[1] * h / crop.shape[0])))
+            patch = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+            x0, y0 = (start[i] + speed[i] * f).round().astype(int)
+            xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, width), min(y0 + h, height)
+            if xb <= xa or yb <= ya:
+                continue
+            rgb[ya:yb, xa:xb] = patch[ya - y0:yb - y0, xa - x0:xb - x0]
+            face = np.array([x0 + fx0 * w, y0 + fy0 * h, x0 + fx1 * w, y0 + fy1 * h])
+            visible = np.array([max(face[0], 0), face[1], min(face[2], width), face[3]])
+            if visible[2] - visible[0] >= 0.5 * (face[2] - face[0]):  # at least half of the face in view
+                boxes[f, i] = visible
+        out.append(rgb)
+    return Crowd(out, boxes)
+
+
+def write_frames(path, frames: list[np.ndarray], fps: int = 25, crf: int = 12) -> Path:
+    """Encode RGB frames as H.264 (high quality, so small faces survive the coding)."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": str(crf)}
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -1,4 +1,12 @@
-"""Per-frame face analysis: detect every k frames, mesh each face on its crop, track and smooth."""
+"""Per-frame face analysis: CenterFace every k frames on the whole frame, a mesh on each face big enough for
+one, tracks between detections.
+
+Faces of at least ``mesh_min`` px get MediaPipe's 478-point mesh on their own crop every frame (tracking mode)
+and Kalman-smoothed landmarks. Smaller faces are box tracks: measured on detection frames, predicted in
+between (``Lookahead`` replaces the prediction by the path between two detections, and covers a new face on
+the frames before its first detection). A face the detector stops finding is covered along its prediction
+(coasting, at most 1.5x its size) until it leaves the frame or two detector runs in a row find nothing there.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +15,45 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Faces
-from .detect import FaceDetector, nms
+from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
-from .track import KalmanPoints, NoFilter, Track, greedy_match, iou
+from .track import BoxPath, KalmanPoints, NoFilter, Track, greedy_match, iou
 
 
 @dataclass
 class AnalyzerSettings:
     """How faces are found and followed.
 
-    detect_every: run the detector every k frames (and on any frame where a track was missed).
+    detect_every: run the detector every k frames (a lost mesh track brings the next run forward, at most
+    every ceil(k/2) frames).
     mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
     the Kalman prediction (1: every frame).
-    tile_every: also detect on near-square tiles (2 x 1 for 16:9) every k frames and when a face is lost,
-    for faces too small for the full-frame pass (0: off).
-    max_coast: frames a lost face stays covered from its prediction before its track ends.
+    mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
+    max_missed_runs: a face the detector misses this many runs in a row ends (it is covered until then).
     threshold: detector confidence.
+    detect_side: the detector sees frames shrunk to this longer side at most.
     smoothing: Kalman smoothing of landmarks (off: raw measurements).
     """
 
-    detect_every: int = 3
+    detect_every: int = 4
     mesh_every: int = 2
-    tile_every: int = 8
-    max_coast: int = 12
-    threshold: float = 0.5
+    mesh_min: int = 56
+    max_missed_runs: int = 2
+    threshold: float = 0.2
+    detect_side: int = 1920
     smoothing: bool = True
 
     def __post_init__(self) -> None:
-        if self.detect_every < 1:
-            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if not 1 <= self.detect_every <= 60:
+            raise ValueError(f"detect_every must be in [1, 60], got {self.detect_every}")
         if self.mesh_every < 1:
             raise ValueError(f"mesh_every must be >= 1, got {self.mesh_every}")
-        if self.max_coast < 0:
-            raise ValueError(f"max_coast must be >= 0, got {self.max_coast}")
+        if self.max_missed_runs < 1:
+            raise ValueError(f"max_missed_runs must be >= 1, got {self.max_missed_runs}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        if not 64 <= self.detect_side <= 8192:
+            raise ValueError(f"detect_side must be in [64, 8192], got {self.detect_side}")
 
 
 def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
@@ -51,24 +65,52 @@ def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
 STEADY_SPEED = 0.02
 # faces with their own tracking-mode mesh estimator; more faces at once share the static one
 MAX_TRACKING_MESHES = 8
+# a coasting face's region grows with the frames since it was last seen, up to this factor
+MAX_COAST_GROWTH = 1.5
+# detections down to this share of the threshold keep an existing track alive (not start one)
+KEEP_RATIO = 0.5
 
 
 def detection_region(box: np.ndarray) -> np.ndarray:
-    """Whole-face box from a detector box (which spans brows to mouth): wider, taller, up to the hairline."""
+    """Whole-face region from a CenterFace box (brows to chin): a little wider, up to the hairline."""
     c, _ = _box_center_size(box)
     w, h = box[2] - box[0], box[3] - box[1]
-    return np.array([c[0] - 0.65 * w, c[1] - 0.85 * h, c[0] + 0.65 * w, c[1] + 0.7 * h], np.float32)
+    return np.array([c[0] - 0.6 * w, c[1] - 0.65 * h, c[0] + 0.6 * w, c[1] + 0.55 * h], np.float32)
+
+
+def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """(T, D) match scores in [0, 1]: the IoU, or for boxes that moved off each other (a small, fast face
+    between two detector runs), closeness of the centres within 2.5 face sizes, for faces of similar size."""
+    score = iou(tracks, regions)
+    if score.size == 0:
+        return score
+    ct, st = (tracks[:, :2] + tracks[:, 2:]) / 2, np.maximum(tracks[:, 2:] - tracks[:, :2], 1).max(1)
+    cr, sr = (regions[:, :2] + regions[:, 2:]) / 2, np.maximum(regions[:, 2:] - regions[:, :2], 1).max(1)
+    d = np.linalg.norm(ct[:, None] - cr[None], axis=2) / st[:, None]
+    ratio = st[:, None] / sr[None]
+    near = np.clip(1 - d / 2.5, 0, 1) * 0.8 * ((ratio > 0.6) & (ratio < 1.67))
+    return np.maximum(score, near)
+
+
+def coast_box(box: np.ndarray, frames_lost: int) -> np.ndarray:
+    """``box`` widened with the frames since its face was last seen, at most MAX_COAST_GROWTH x."""
+    c, _ = _box_center_size(box)
+    half = (box[2:] - box[:2]) / 2 * min(1.0 + 0.05 * frames_lost, MAX_COAST_GROWTH)
+    return np.concatenate([c - half, c + half]).astype(np.float32)
 
 
 class FaceAnalyzer:
-    """Stateful: owns the detector, the mesh estimator and the tracks of one stream.
+    """Stateful: owns the detector, the mesh estimators and the tracks of one stream.
 
-    ``analyze(rgb)`` returns the Faces of that frame (frames must come in order).
+    ``analyze(rgb)`` returns the Faces of that frame (frames must come in order); ``measured`` then holds
+    the ids of the tracks measured on it (the others are predictions) and ``detected`` whether the detector
+    ran on it.
     """
 
     def __init__(self, settings: AnalyzerSettings | None = None):
         self.settings = settings or AnalyzerSettings()
-        self.detector = FaceDetector(threshold=self.settings.threshold)
+        s = self.settings
+        self.detector = CenterFace(threshold=s.threshold, max_side=s.detect_side)
         self.mesh = MeshEstimator()
         self._track_mesh: dict[int, MeshEstimator] = {}
         self._spare_mesh: list[MeshEstimator] = []
@@ -76,9 +118,11 @@ class FaceAnalyzer:
         self.tracks: list[Track] = []
         self._next_id = 0
         self._since_detect = 10**9
-        self._since_tiles = 10**9
         self._emitted: set[int] = set()
         self.total_tracks = 0  # distinct track ids ever output
+        self.measured: set[int] = set()
+        self.detected = False
+        self.frame_shape: tuple[int, int] = (0, 0)
 
     def reset(self) -> None:
         """Forget all tracks (a new scene, or the next unrelated image)."""
@@ -87,79 +131,114 @@ class FaceAnalyzer:
         self._release_meshes()
 
     def _new_filter(self, points: np.ndarray):
+        if len(points) == 2:  # box corners of a face too small for the mesh
+            return BoxPath(points, horizon=self.settings.detect_every)
         return KalmanPoints(points) if self.settings.smoothing else NoFilter(points)
 
     def _new_track(self, points: np.ndarray, has_mesh: bool, score: float) -> Track:
         t = Track(id=self._next_id, filter=self._new_filter(points), has_mesh=has_mesh, score=score)
+        t.extra["missed_runs"] = 0
         self._next_id += 1
         return t
 
+    def _due(self) -> bool:
+        k = self.settings.detect_every
+        if self._since_detect >= k:
+            return True
+        lost = any(t.misses > 0 and t.extra.get("missed_runs", 0) == 0 for t in self.tracks)
+        return lost and self._since_detect >= (k + 1) // 2
+
     def analyze(self, rgb: np.ndarray) -> Faces:
         s = self.settings
+        self.frame_shape = rgb.shape[:2]
         for t in self.tracks:
             t.filter.predict(damping=1.0 if t.misses == 0 else 0.5)
             t.seen = False
-        self._since_detect += 1
-        must_detect = (self._since_detect >= s.detect_every or not self.tracks
-                       or any(t.misses > 0 for t in self.tracks))
+            if t.misses and not t.has_mesh:  # a lost box track: frames since it was last seen
+                t.misses += 1
         self._frame += 1
+        self._since_detect += 1
+        self.measured = set()
         skip = [self._may_skip_mesh(t) for t in self.tracks]
         meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
-        # a track lost now (a scene cut, a fast turn): look for the face on this very frame
-        lost = any(p is None and t.has_mesh and not sk for p, t, sk in zip(meshed, self.tracks, skip))
-        must_detect = must_detect or lost
-        det_boxes = np.zeros((0, 4), np.float32)
-        det_scores = np.zeros((0,), np.float32)
-        if must_detect:
-            det_boxes, det_scores = self.detector.detect(rgb)
+        for t, sk, pts in zip(self.tracks, skip, meshed):
+            if t.has_mesh and pts is None and not sk:
+                t.misses += 1  # lost by its mesh: coasting until the detector finds it again
+        self.detected = self._due()
+        if self.detected:  # weak detections only confirm tracks; new tracks need the threshold
+            det_boxes, det_scores = self.detector.detect(rgb, threshold=s.threshold * KEEP_RATIO)
             self._since_detect = 0
-        self._since_tiles += 1
-        if s.tile_every and (self._since_tiles >= s.tile_every or lost) and min(rgb.shape[:2]) >= 256:
-            tb, ts = self.detector.detect_tiles(rgb)
-            sure = ts >= max(0.65, s.threshold)  # tiles see more background: ask for more confidence
-            tb, ts = tb[sure], ts[sure]
-            det_boxes, det_scores = nms(np.concatenate([det_boxes, tb]), np.concatenate([det_scores, ts]))
-            self._since_tiles = 0
-        for t in self.tracks:  # faces too small for the mesh: follow them with a local detection
-            if not t.has_mesh and not any(iou(t.box()[None], detection_region(b)[None])[0, 0] > 0.2
-                                          for b in det_boxes):
-                lb, ls = self.detector.detect_around(rgb, t.box())
-                if len(lb):
-                    det_boxes = np.concatenate([det_boxes, lb[:1]])
-                    det_scores = np.concatenate([det_scores, ls[:1]])
+        else:
+            det_boxes, det_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
         regions = np.array([detection_region(b) for b in det_boxes], np.float32).reshape(-1, 4)
         track_boxes = np.array([t.box() for t in self.tracks], np.float32).reshape(-1, 4)
-        matches = greedy_match(iou(track_boxes, regions), min_score=0.2)
-        matched_det = {d: ti for ti, d in matches}
+        matches = greedy_match(association(track_boxes, regions), min_score=0.2) if self.detected else []
+        det_of = dict(matches)
+        matched_det = set(det_of.values())
 
         for ti, t in enumerate(self.tracks):
+            t.age += 1
+            d = det_of.get(ti)
+            pts = meshed[ti]
             if skip[ti]:  # steady face between two meshes: it stays at its prediction
-                t.age += 1
                 t.seen = True
                 continue
-            det = next((d for tj, d in matches if tj == ti), None)
-            pts = meshed[ti]
-            if pts is None and det is not None:  # re-try from the fresh detection
-                center, size = _box_center_size(det_boxes[det])
-                pts = self.mesh.estimate(rgb, center, 2.2 * size)
-            self._measure(t, pts, regions[det] if det is not None else None,
-                          det_scores[det] if det is not None else None)
-
-        for d in range(len(det_boxes)):
-            if d in matched_det:
+            if t.has_mesh and pts is not None:
+                self._hit(t, score=det_scores[d] if d is not None else None)
+                t.filter.update(pts)
                 continue
-            center, size = _box_center_size(det_boxes[d])
-            pts = self.mesh.estimate(rgb, center, 2.2 * size)
+            if d is None:
+                if self.detected:
+                    t.extra["missed_runs"] = t.extra.get("missed_runs", 0) + 1
+                    t.misses += 0 if t.has_mesh else 1
+                continue
+            # found by the detector: a mesh when the face is big enough, else its box
+            pts = self._mesh_new(rgb, det_boxes[d])
             if pts is not None:
-                self.tracks.append(self._new_track(pts, True, float(det_scores[d])))
+                if t.has_mesh:
+                    t.filter.update(pts)
+                else:
+                    t.filter, t.has_mesh = self._new_filter(pts), True
             else:
                 corners = regions[d].reshape(2, 2)
-                self.tracks.append(self._new_track(corners, False, float(det_scores[d])))
+                if t.has_mesh:
+                    t.filter, t.has_mesh = self._new_filter(corners), False
+                    self._release_meshes({x.id for x in self.tracks if x is not t})
+                else:
+                    t.filter.update(corners)
+            self._hit(t, score=det_scores[d])
+
+        for d in range(len(det_boxes)):
+            if d in matched_det or det_scores[d] < s.threshold:
+                continue
+            pts = self._mesh_new(rgb, det_boxes[d])
+            if pts is not None:
+                t = self._new_track(pts, True, float(det_scores[d]))
+            else:
+                t = self._new_track(regions[d].reshape(2, 2), False, float(det_scores[d]))
+            self.tracks.append(t)
+            self.measured.add(t.id)
 
         self._dedupe()
-        self.tracks = [t for t in self.tracks if t.misses <= s.max_coast]
+        h, w = rgb.shape[:2]
+        self.tracks = [t for t in self.tracks if t.extra.get("missed_runs", 0) < s.max_missed_runs
+                       and _inside(t.box(), w, h)]
         self._release_meshes({t.id for t in self.tracks})
         return self._faces()
+
+    def _hit(self, t: Track, score: float | None) -> None:
+        t.misses, t.seen, t.extra["missed_runs"] = 0, True, 0
+        t.hits += 1
+        if score is not None:
+            t.score = float(score)
+        self.measured.add(t.id)
+
+    def _mesh_new(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Landmarks for a detector box of a face big enough for the mesh, or None."""
+        center, size = _box_center_size(box)
+        if box[3] - box[1] < self.settings.mesh_min:
+            return None
+        return self.mesh.estimate(rgb, center, 2.0 * size)
 
     def _may_skip_mesh(self, t: Track) -> bool:
         """A face meshed on the last frame, moving slowly, on its off-frame of ``mesh_every``."""
@@ -193,28 +272,6 @@ class FaceAnalyzer:
         for tid in [t for t in self._track_mesh if live is None or t not in live]:
             self._spare_mesh.append(self._track_mesh.pop(tid))
 
-    def _measure(self, t: Track, pts: np.ndarray | None, region: np.ndarray | None,
-                 score: float | None) -> None:
-        t.age += 1
-        if pts is not None:
-            if not t.has_mesh:
-                t.filter, t.has_mesh = self._new_filter(pts), True
-            else:
-                t.filter.update(pts)
-        elif region is not None:
-            corners = region.reshape(2, 2)
-            if t.has_mesh:  # keep covering the face the mesh lost, from the detector's box
-                t.filter, t.has_mesh = self._new_filter(corners), False
-            else:
-                t.filter.update(corners)
-        else:
-            t.misses += 1
-            return
-        t.misses, t.seen = 0, True
-        t.hits += 1
-        if score is not None:
-            t.score = float(score)
-
     def _dedupe(self) -> None:
         """Two tracks on one face: keep the one seen this frame, then the older one."""
         order = sorted(self.tracks, key=lambda t: (not t.seen, t.id))
@@ -239,18 +296,20 @@ class FaceAnalyzer:
             else:
                 boxes[i] = t.box()
             if t.misses:  # coasting: widen with the time since it was last seen
-                c, _ = _box_center_size(boxes[i])
-                half = (boxes[i, 2:] - boxes[i, :2]) / 2 * min(1.0 + 0.05 * t.misses, 1.4)
-                boxes[i] = np.concatenate([c - half, c + half])
+                boxes[i] = coast_box(boxes[i], t.misses)
         return Faces(boxes=boxes, landmarks=lms,
                      track_ids=np.array([t.id for t in self.tracks], np.int64),
                      coasting=np.array([t.misses > 0 for t in self.tracks], bool),
                      scores=np.array([t.score for t in self.tracks], np.float32))
 
     def close(self) -> None:
-        self.detector.close()
         self.mesh.close()
         self._release_meshes()
         for m in self._spare_mesh:
             m.close()
         self._spare_mesh = []
+
+
+def _inside(box: np.ndarray, w: int, h: int) -> bool:
+    """Some of ``box`` is still in the frame."""
+    return bool(box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h)

@@ -130,3 +130,38 @@ def greedy_match(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
         used_r.add(r)
         used_c.add(c)
     return pairs
+
+
+# a small face's box moves at most this share of its size per frame, extrapolated
+MAX_BOX_SPEED = 0.25
+
+
+class BoxPath:
+    """A small face's box between detections: extrapolated from its last two measurements, bounded.
+
+    The velocity is the change between the last two measured boxes per frame, at most ``max_speed`` x the
+    box size per frame, and it is extrapolated for ``horizon`` frames at most; after that the box holds.
+    No Kalman velocity: with measurements only every few frames and neighbours close by, a filter's
+    velocity drifts boxes onto bodies. (``Lookahead`` replaces these predictions by the measured path.)
+    """
+
+    def __init__(self, points: np.ndarray, max_speed: float = MAX_BOX_SPEED, horizon: int = 8, **_: float):
+        self.last = points.astype(np.float64).copy()
+        self.velocity = np.zeros_like(self.last)
+        self.max_speed, self.horizon = max_speed, horizon
+        self.since = 0  # frames since the last measurement
+        self.points = self.last.copy()
+
+    def predict(self, damping: float = 1.0) -> np.ndarray:
+        self.since += 1
+        self.points = self.last + self.velocity * min(self.since, self.horizon)
+        return self.points
+
+    def update(self, points: np.ndarray) -> np.ndarray:
+        points = points.astype(np.float64)
+        size = float(np.ptp(points.reshape(-1, 2), axis=0).max())
+        v = (points - self.last) / max(self.since, 1)
+        self.velocity = np.clip(v, -self.max_speed * size, self.max_speed * size)
+        self.last, self.since = points.copy(), 0
+        self.points = points.copy()
+        return self.points

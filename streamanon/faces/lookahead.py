@@ -1,0 +1,141 @@
+"""A short look-ahead window over analysed frames: the path between two detections, and backfill.
+
+Box tracks (faces too small for the mesh) are measured only on detection frames. Holding the last
+``window`` frames lets two things happen before a frame is covered:
+- a track measured at frames n0 and n1 gets, on the frames between, the box on the straight path between
+  the two measurements instead of its prediction;
+- a new track is also covered on the held frames before its first detection (a face that entered between
+  two detector runs is never left bare), with its first box, widened with the distance in frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Faces
+from .analyze import coast_box
+from .track import MAX_BOX_SPEED
+
+
+@dataclass
+class Held:
+    """One item in the window: a frame's ``faces`` (None: analysis failed) or a pass-through item."""
+
+    n: int | None
+    item: object
+    faces: Faces | None = None
+
+
+def _with_face(faces: Faces, box: np.ndarray, track_id: int, coasting: bool) -> Faces:
+    """``faces`` plus one box-only face."""
+    return Faces(boxes=np.concatenate([faces.boxes, box[None].astype(np.float32)]),
+                 landmarks=np.concatenate([faces.landmarks,
+                                           np.full((1, *faces.landmarks.shape[1:]), np.nan, np.float32)]),
+                 track_ids=np.append(faces.track_ids, track_id).astype(np.int64),
+                 coasting=np.append(faces.coasting, coasting).astype(bool),
+                 scores=np.append(faces.scores, 0.0).astype(np.float32))
+
+
+class Lookahead:
+    """``push(item, faces, measured)`` returns the held items that leave the window, oldest first, each
+    as ``Held``; ``flush()`` returns the rest at the end. ``window`` 0 passes everything straight through.
+    Pass-through items (audio packets: ``faces`` None and ``frame`` False) keep their place in the order.
+    ``backfilled`` and ``interpolated`` count the faces added or moved."""
+
+    def __init__(self, window: int):
+        if window < 0:
+            raise ValueError(f"window must be >= 0, got {window}")
+        self.window = window
+        self._held: deque[Held] = deque()
+        self._frames = 0  # frames held
+        self._n = 0
+        self._last: dict[int, tuple[int, np.ndarray]] = {}  # track -> (n, box) of its last measurement
+        self._known: set[int] = set()
+        self._filled: dict[int, list[tuple[Held, int]]] = {}  # new track -> its backfilled (frame, row)
+        self.backfilled = 0
+        self.interpolated = 0
+
+    def push(self, item: object, faces: Faces | None = None, measured: set[int] | None = None,
+             frame: bool = True) -> list[Held]:
+        if not frame:
+            self._held.append(Held(None, item))
+            return self._release()
+        n = self._n
+        self._n += 1
+        if faces is not None and measured is not None and self.window:
+            for i, tid in enumerate(int(t) for t in faces.track_ids):
+                if tid not in measured:
+                    continue
+                box = faces.boxes[i].copy()
+                prev = self._last.get(tid)
+                if tid not in self._known:
+                    self._backfill(tid, box, n)
+                elif prev is not None and n - prev[0] > 1 and not faces.has_mesh[i]:
+                    self._interpolate(tid, prev, (n, box))
+                if prev is not None and tid in self._filled:
+                    self._refill(tid, prev, (n, box))
+                self._last[tid] = (n, box)
+            self._known.update(int(t) for t in faces.track_ids)
+            if len(self._last) > 4096:  # a long stream: forget tracks not measured for a while
+                self._last = {k: v for k, v in self._last.items() if v[0] > n - 10 * self.window - 100}
+        self._held.append(Held(n, item, faces))
+        self._frames += 1
+        return self._release()
+
+    def flush(self) -> list[Held]:
+        self._filled.clear()
+        out = list(self._held)
+        self._held.clear()
+        self._frames = 0
+        return out
+
+    def _release(self) -> list[Held]:
+        out = []
+        while self._held and (self._held[0].n is None or self._frames > self.window):
+            h = self._held.popleft()
+            self._frames -= h.n is not None
+            out.append(h)
+        if len(self._filled) > 256:  # tracks never measured twice: their frames have left
+            oldest = self._held[0].n if self._held and self._held[0].n is not None else self._n
+            self._filled = {k: v for k, v in self._filled.items() if v[-1][0].n >= oldest}
+        return out
+
+    def _frames_between(self, n0: int, n1: int):
+        for h in self._held:
+            if h.n is not None and n0 < h.n < n1 and h.faces is not None:
+                yield h
+
+    def _backfill(self, tid: int, box: np.ndarray, n: int) -> None:
+        filled = []
+        for h in self._frames_between(-1, n):
+            h.faces = _with_face(h.faces, coast_box(box, n - h.n), tid, coasting=True)
+            filled.append((h, len(h.faces) - 1))
+            self.backfilled += 1
+        if filled:
+            self._filled[tid] = filled
+
+    def _refill(self, tid: int, first: tuple[int, np.ndarray], second: tuple[int, np.ndarray]) -> None:
+        """With a second measurement, move the backfilled boxes onto the path extrapolated back in time
+        (still widened): a face walking in is covered where it was, not where it was first found."""
+        (n0, b0), (n1, b1) = first, second
+        velocity = (b1 - b0) / max(n1 - n0, 1)
+        size = float(max(b0[2] - b0[0], b0[3] - b0[1]))
+        velocity = np.clip(velocity, -MAX_BOX_SPEED * size, MAX_BOX_SPEED * size)
+        for h, row in self._filled.pop(tid):
+            if h.n is not None and row < len(h.faces):
+                h.faces.boxes[row] = coast_box((b0 - velocity * (n0 - h.n)).astype(np.float32), n0 - h.n)
+
+    def _interpolate(self, tid: int, prev: tuple[int, np.ndarray], now: tuple[int, np.ndarray]) -> None:
+        (n0, b0), (n1, b1) = prev, now
+        for h in self._frames_between(n0, n1):
+            a = (h.n - n0) / (n1 - n0)
+            box = ((1 - a) * b0 + a * b1).astype(np.float32)
+            rows = np.nonzero(h.faces.track_ids == tid)[0]
+            if len(rows) and not h.faces.coasting[rows[0]] and not h.faces.has_mesh[rows[0]]:
+                h.faces.boxes[rows[0]] = box
+            else:  # coasting there (or absent): the path is covered as well
+                h.faces = _with_face(h.faces, box, tid, coasting=True)
+            self.interpolated += 1
