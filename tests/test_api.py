@@ -50,8 +50,8 @@ def test_rejects_what_is_not_an_rgb_frame(anonymizer, bad):
         anonymizer(bad)
 
 
-def test_lost_face_coasts_then_ends(astronaut):
-    analyzer = FaceAnalyzer(AnalyzerSettings(detect_every=1, max_coast=3))
+def test_lost_face_coasts_until_two_detector_runs_miss_it(astronaut):
+    analyzer = FaceAnalyzer(AnalyzerSettings(detect_every=3))
     try:
         for _ in range(3):
             assert len(analyzer.analyze(astronaut)) == 1
@@ -60,9 +60,11 @@ def test_lost_face_coasts_then_ends(astronaut):
         seen = [analyzer.analyze(hidden) for _ in range(5)]
         assert [len(f) for f in seen] == [1, 1, 1, 0, 0]
         assert all(f.coasting.all() for f in seen[:3])
-        # the coasting region still covers where the face was
+        # the coasting region still covers where the face was, and never grows past 1.5x the face
         x0, y0, x1, y1 = seen[0].boxes[0]
         assert x0 < 180 and x1 > 240 and y0 < 80 and y1 > 150
+        for f in seen[:3]:
+            assert np.all(f.boxes[0, 2:] - f.boxes[0, :2] <= 1.5 * (seen[0].boxes[0, 2:] - seen[0].boxes[0, :2]))
     finally:
         analyzer.close()
 

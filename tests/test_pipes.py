@@ -66,6 +66,7 @@ def clip(tmp_path_factory) -> Path:
     return mf.make_clip(tmp_path_factory.mktemp("pipes") / "clip.mp4", frames=30)
 
 
+@pytest.mark.slow
 def test_nut_pipe_keeps_every_frame_and_the_audio(tmp_path):
     """The issue's command on the shipped sample: ffmpeg -f nut - | streamanon - - | ffmpeg -f nut -i - out.mp4."""
     out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"

@@ -40,6 +40,7 @@ def crowd(tmp_path_factory):
     return c, path, decode(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["blur", "generate"])
 def test_no_face_of_a_synthetic_crowd_is_left_untouched(crowd, cli, tmp_path, method):
     c, path, originals = crowd
