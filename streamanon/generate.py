@@ -94,10 +94,18 @@ class FaceGenerator:
         return x, m, mask
 
     def apply(self, rgb: np.ndarray, faces: Faces) -> int:
-        """Replace each face of ``rgb`` in place; returns how many fell back to a solid fill."""
+        """Replace each face of ``rgb`` in place; returns how many fell back to a solid fill. Faces without a
+        mesh (too small for one, coasting, backfilled) are blurred inside a feathered ellipse."""
         self.forget(set(int(t) for t in faces.track_ids))
         batch, metas, fallbacks = [], [], 0
+        by_box = faces.coasting | ~faces.has_mesh
+        if by_box.any():
+            from .anonymize import CoverSettings, cover_faces
+
+            fallbacks += cover_faces(rgb, faces[np.nonzero(by_box)[0]], CoverSettings(method="blur"))
         for i in range(len(faces)):
+            if by_box[i]:
+                continue
             if faces.has_mesh[i] and not faces.coasting[i]:
                 try:
                     x, m, mask = self.prepare(rgb, faces.landmarks[i], int(faces.track_ids[i]))

@@ -129,7 +129,8 @@ def main(argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace, options) -> int:
-    from .local import LocalPool, available_cpus
+    from .cores import available_cpus
+    from .local import LocalPool
     from .worker import WorkerSettings
 
     if args.ray is not None:

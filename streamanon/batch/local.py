@@ -1,4 +1,4 @@
-"""The local pool: N worker processes (spawned), each pinned to its share of the cores, fed one job at a time.
+"""The local pool: N worker processes (spawned), each pinned to its own cores, fed one job at a time.
 
 A worker process that dies (killed, out of memory, a crash in native code) costs only its current file: that
 file is tried again up to ``retries`` times, then recorded failed, and a new process takes the slot.
@@ -14,30 +14,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from .cores import pin_to_free_cores
 from .inputs import Job
 from .worker import Worker, WorkerSettings, thread_env
 
 POLL_S = 0.2
 
 
-def available_cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-
-
-def cpu_sets(workers: int, threads: int) -> list[list[int] | None]:
-    """Disjoint cores for each worker when they fit (a hard cap every library's thread pool follows), else
-    none (the user asked for more threads than cores)."""
-    cpus = available_cpus()
-    if workers * threads > len(cpus):
-        return [None] * workers
-    return [cpus[i * threads:(i + 1) * threads] for i in range(workers)]
-
-
-def _worker_main(wid: int, inbox, outbox, settings: WorkerSettings, cpus: list[int] | None, stop) -> None:
+def _worker_main(wid: int, inbox, outbox, settings: WorkerSettings, stop) -> None:
     """A pool process: build the models once, then run jobs until told to end (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; ``stop`` ends the current file
-    if cpus and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cpus)
+    pin_to_free_cores(settings.threads)
     worker = Worker(settings)
     outbox.put(("ready", wid, None))
     try:
@@ -64,13 +51,12 @@ class LocalPool:
         self.ctx = mp.get_context("spawn")
         self.stop = self.ctx.Event()
         self.outbox = self.ctx.Queue()
-        self.cpus = cpu_sets(self.workers, settings.threads)
         self.start_failures = 0
 
     def _start(self, wid: int) -> _Slot:
         inbox = self.ctx.Queue()
         p = self.ctx.Process(target=_worker_main, name=f"streamanon-batch-{wid}", daemon=True,
-                             args=(wid, inbox, self.outbox, self.settings, self.cpus[wid], self.stop))
+                             args=(wid, inbox, self.outbox, self.settings, self.stop))
         saved = dict(os.environ)
         os.environ.update(thread_env(self.settings.threads))  # read by the child's numpy/OpenCV as they load
         try:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from ..errors import StreamanonError
+from .cores import pin_to_free_cores
 from .inputs import Job
 from .worker import Worker, WorkerSettings, cap_threads
 
@@ -40,6 +41,7 @@ def import_ray():
 def anonymize_task(job: Job, settings: WorkerSettings) -> dict:
     """The Ray task: one file on this worker process's Worker (made once per settings)."""
     global _worker
+    pin_to_free_cores(settings.threads)  # once per worker process
     if _worker is None or _worker[0] != settings:
         if _worker is not None:
             _worker[1].close()

@@ -7,6 +7,7 @@ their exit code and one-line message; they never escape ``Worker.run``.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import threading
 import time
@@ -111,7 +112,7 @@ class Worker:
 
     def run(self, job: Job, stop: threading.Event | None = None, progress: Progress | None = None) -> dict:
         """Anonymize ``job`` (or skip it when ``job.verify`` still matches): its manifest entry."""
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        t0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
         entry = {"rel": job.rel, "input": job.src, "output": job.dst, "kind": job.kind, "status": FAILED,
                  "exit_code": 1, "error": None, "frames": 0, "faces": 0, "tracks": 0, "fallbacks": 0,
                  "failed_frames": 0, "duration": None, "seconds": 0.0, "size": None, "mtime_ns": None,
@@ -126,6 +127,8 @@ class Worker:
             entry.update(exit_code=1, error=f"internal error: {type(exc).__name__}: {exc}")
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         entry["cpu_seconds"] = round(time.process_time() - cpu0, 3)  # all threads of this worker process
+        entry["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # so far, Linux: KiB
+        entry["started"] = round(started, 3)  # seconds since the epoch
         entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return entry
 

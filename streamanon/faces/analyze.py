@@ -92,6 +92,17 @@ def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:
     return np.maximum(score, near)
 
 
+def containment(boxes: np.ndarray) -> np.ndarray:
+    """(N, N) intersection over the smaller box's area."""
+    x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    x1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
+    y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-6)
+
+
 def coast_box(box: np.ndarray, frames_lost: int) -> np.ndarray:
     """``box`` widened with the frames since its face was last seen, at most MAX_COAST_GROWTH x."""
     c, _ = _box_center_size(box)
@@ -273,15 +284,22 @@ class FaceAnalyzer:
             self._spare_mesh.append(self._track_mesh.pop(tid))
 
     def _dedupe(self) -> None:
-        """Two tracks on one face: keep the one seen this frame, then the older one."""
+        """Two tracks on one face: keep the one seen this frame, then the older one. A coasting track also
+        yields to a seen one that covers most of the smaller of the two (its grown box no longer overlaps
+        the face's new track by IoU)."""
         order = sorted(self.tracks, key=lambda t: (not t.seen, t.id))
-        kept: list[Track] = []
-        for t in order:
-            box = t.box()[None]
-            if kept and iou(box, np.array([k.box() for k in kept])).max() > 0.5:
-                continue
-            kept.append(t)
-        self.tracks = sorted(kept, key=lambda t: t.id)
+        if len(order) < 2:
+            return
+        boxes = np.array([t.box() for t in order], np.float32)
+        same = iou(boxes, boxes) > 0.5
+        same |= (containment(boxes) > 0.6) & np.array([t.misses > 0 for t in order])[None, :]
+        dropped = np.zeros(len(order), bool)
+        for k in range(len(order)):
+            if not dropped[k]:
+                later = same[k].copy()
+                later[: k + 1] = False
+                dropped |= later
+        self.tracks = sorted((t for t, d in zip(order, dropped) if not d), key=lambda t: t.id)
 
     def _faces(self) -> Faces:
         n = len(self.tracks)

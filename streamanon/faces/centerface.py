@@ -40,8 +40,10 @@ def _session(model_bytes: bytes, width: int, height: int, threads: int):
 
 def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (N, 4) x0 y0 x1 y1 in network-input pixels and scores (N,) from CenterFace's output maps."""
-    ys, xs = np.nonzero(heat > threshold)
+    """Boxes (N, 4) x0 y0 x1 y1 in network-input pixels and scores (N,) from CenterFace's output maps: one
+    per local maximum (3x3) of the heatmap above ``threshold``."""
+    peaks = heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(peaks & (heat > threshold))
     if len(ys) == 0:
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
     h = np.exp(scale[0, ys, xs]) * STRIDE

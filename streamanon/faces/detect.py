@@ -15,10 +15,13 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_max: float = 0.3) -> tuple[np
     from .track import iou
 
     order = np.argsort(-scores)
+    overlap = iou(boxes[order], boxes[order]) > iou_max
+    suppressed = np.zeros(len(order), bool)
     keep: list[int] = []
-    for i in order:
-        if not keep or iou(boxes[i:i + 1], boxes[keep]).max() <= iou_max:
-            keep.append(int(i))
+    for k in range(len(order)):
+        if not suppressed[k]:
+            keep.append(int(order[k]))
+            suppressed |= overlap[k]
     return boxes[keep], scores[keep]
 
 
