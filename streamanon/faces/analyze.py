@@ -68,7 +68,7 @@ MAX_TRACKING_MESHES = 8
 # a coasting face's region grows with the frames since it was last seen, up to this factor
 MAX_COAST_GROWTH = 1.5
 # detections down to this share of the threshold keep an existing track alive (not start one)
-KEEP_RATIO = 0.5
+KEEP_RATIO = 0.3
 
 
 def detection_region(box: np.ndarray) -> np.ndarray:
@@ -232,8 +232,10 @@ class FaceAnalyzer:
 
         self._dedupe()
         h, w = rgb.shape[:2]
-        self.tracks = [t for t in self.tracks if t.extra.get("missed_runs", 0) < s.max_missed_runs
-                       and _inside(t.box(), w, h)]
+        # a lost face ends after ``max_missed_runs`` runs without it, and not before as many detector
+        # intervals (an early run, for a lost mesh, does not cut its coasting short)
+        self.tracks = [t for t in self.tracks if _inside(t.box(), w, h) and (
+            t.extra.get("missed_runs", 0) < s.max_missed_runs or t.misses < s.max_missed_runs * s.detect_every)]
         self._release_meshes({t.id for t in self.tracks})
         return self._faces()
 
