@@ -30,7 +30,7 @@ class CoverSettings:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; available: {', '.join(METHODS)}")
         if not 0.5 <= self.mask_scale <= 4.0:
-            raise ValueError(f"mask_scale must be in [0.5, 4], got {self.mask_scale}")
+            raise ValueError(f"--mask-scale must be in [0.5, 4], got {self.mask_scale}")
 
 
 def face_mask(faces: Faces, i: int, shape: tuple[int, int], settings: CoverSettings):

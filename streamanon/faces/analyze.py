@@ -45,15 +45,17 @@ class AnalyzerSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.detect_every <= 60:
-            raise ValueError(f"detect_every must be in [1, 60], got {self.detect_every}")
+            raise ValueError(f"--detect-every must be in [1, 60], got {self.detect_every}")
         if self.mesh_every < 1:
             raise ValueError(f"mesh_every must be >= 1, got {self.mesh_every}")
         if self.max_missed_runs < 1:
             raise ValueError(f"max_missed_runs must be >= 1, got {self.max_missed_runs}")
         if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+            raise ValueError(f"--threshold must be in (0, 1), got {self.threshold}")
         if not 64 <= self.detect_side <= 8192:
-            raise ValueError(f"detect_side must be in [64, 8192], got {self.detect_side}")
+            raise ValueError(f"--detect-size must be in [64, 8192], got {self.detect_side}")
+        if not 0 <= self.mesh_min <= 4096:
+            raise ValueError(f"--mesh-min must be in [0, 4096], got {self.mesh_min}")
 
 
 def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
