@@ -228,6 +228,25 @@ def _wait_for_partial(out: Path, name: str, proc: subprocess.Popen, timeout: flo
     raise AssertionError(f"no partial output of {name} appeared")
 
 
+def test_local_worker_killed_mid_file_is_retried(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "long.mp4", frames=300)
+    cmd = cli_command("batch", src, out, *BLUR, "--workers", "1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    try:
+        os.kill(_wait_for_partial(out, "long.mp4", proc), signal.SIGKILL)  # the pool's worker process
+        _, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "long.mp4: worker process killed by SIGKILL; trying again" in err
+    e = entries(out)["long.mp4"]
+    assert (e["status"], e["attempt"], e["frames"]) == ("done", 2, 300)
+    assert probe(out / "long.mp4").frames == 300 and leftovers(out) == []
+
+
 def test_ray_worker_killed_mid_file_is_retried_and_rerun_skips(ray_cluster, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
