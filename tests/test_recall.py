@@ -80,8 +80,9 @@ def test_lookahead_covers_a_new_face_before_its_first_detection_and_follows_its_
         assert len(h.faces) == 1 and h.faces.coasting[0]
         x0, _, x1, _ = h.faces.boxes[0]
         assert x0 < 100 - (3 - h.item) * 5 + 1 and x1 - x0 <= 1.5 * 20
-    for h, x in zip(out[4:6], (110, 120)):  # between two detections: on the straight path
-        assert abs(h.faces.boxes[0][0] - x) < 1e-3
+    for h, x, pred in zip(out[4:6], (110, 120), (102, 104)):  # between two detections: the straight path,
+        xs = sorted(h.faces.boxes[:, 0].round(3).tolist())  # and the prediction, which differs from it here
+        assert xs == [pred, x]
 
 
 def test_lookahead_keeps_pass_through_items_in_order():

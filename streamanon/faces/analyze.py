@@ -77,7 +77,7 @@ def detection_region(box: np.ndarray) -> np.ndarray:
     """Whole-face region from a CenterFace box (brows to chin): a little wider, up to the hairline."""
     c, _ = _box_center_size(box)
     w, h = box[2] - box[0], box[3] - box[1]
-    return np.array([c[0] - 0.6 * w, c[1] - 0.65 * h, c[0] + 0.6 * w, c[1] + 0.55 * h], np.float32)
+    return np.array([c[0] - 0.65 * w, c[1] - 0.7 * h, c[0] + 0.65 * w, c[1] + 0.65 * h], np.float32)
 
 
 def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:

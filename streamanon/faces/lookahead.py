@@ -3,7 +3,7 @@
 Box tracks (faces too small for the mesh) are measured only on detection frames. Holding the last
 ``window`` frames lets two things happen before a frame is covered:
 - a track measured at frames n0 and n1 gets, on the frames between, the box on the straight path between
-  the two measurements instead of its prediction;
+  the two measurements (instead of its prediction where the two agree, besides it where they do not);
 - a new track is also covered on the held frames before its first detection (a face that entered between
   two detector runs is never left bare), with its first box, widened with the distance in frames.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..types import Faces
 from .analyze import coast_box
-from .track import MAX_BOX_SPEED
+from .track import MAX_BOX_SPEED, iou
 
 
 @dataclass
@@ -129,13 +129,17 @@ class Lookahead:
                 h.faces.boxes[row] = coast_box((b0 - velocity * (n0 - h.n)).astype(np.float32), n0 - h.n)
 
     def _interpolate(self, tid: int, prev: tuple[int, np.ndarray], now: tuple[int, np.ndarray]) -> None:
+        """Cover the straight path between two measurements. Where the prediction made then differs from the
+        path (a face that turned, or two close faces whose detections swapped tracks), both stay covered."""
         (n0, b0), (n1, b1) = prev, now
         for h in self._frames_between(n0, n1):
             a = (h.n - n0) / (n1 - n0)
             box = ((1 - a) * b0 + a * b1).astype(np.float32)
             rows = np.nonzero(h.faces.track_ids == tid)[0]
-            if len(rows) and not h.faces.coasting[rows[0]] and not h.faces.has_mesh[rows[0]]:
-                h.faces.boxes[rows[0]] = box
-            else:  # coasting there (or absent): the path is covered as well
+            r = rows[0] if len(rows) else None
+            if r is not None and not h.faces.coasting[r] and not h.faces.has_mesh[r] \
+                    and iou(h.faces.boxes[r][None], box[None])[0, 0] > 0.5:
+                h.faces.boxes[r] = box
+            else:
                 h.faces = _with_face(h.faces, box, tid, coasting=True)
             self.interpolated += 1

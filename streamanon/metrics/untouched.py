@@ -7,8 +7,10 @@ For a face box found in the ORIGINAL frame (``small_faces``):
   correlates > 0.8 with the original's;
 - **partly covered** (only when not untouched): less than 90% of the box's pixels changed. A pixel changed when
   the absolute grey difference, smoothed by a Gaussian (sigma 1 px), is > 6 (codec noise at usual quality stays
-  below), or when a changed pixel lies within 1/8 of the box height of it (a blur leaves flat skin almost as it
-  was; the dilation counts such pixels with the changes around them).
+  below), or when its local detail (|high-pass|, smoothed) lost more than half of an original level of at least 2
+  grey levels (a blur removes detail without moving the mean), or when such a pixel lies within 1/8 of the box
+  height of it (a blur leaves flat skin almost as it was; the dilation counts such pixels with the changes
+  around them).
 
 Grey is ITU-R BT.601 luma of RGB.
 """
@@ -27,6 +29,8 @@ HIGHPASS_SIGMA = 1.5
 CHANGED_DIFF = 6.0
 CHANGED_SMOOTH = 1.0
 CHANGED_SPREAD = 1 / 8  # of the box height
+DETAIL_LEVEL = 2.0  # grey levels of local |high-pass| below which a pixel has no detail to lose
+DETAIL_LOST = 0.5  # a pixel whose local detail fell below this share of the original's changed
 MIN_CHANGED_SHARE = 0.9
 
 
@@ -82,10 +86,13 @@ def _slices(box: np.ndarray, shape: tuple[int, ...], origin: tuple[int, int] = (
 
 
 def changed_pixels(g_original: np.ndarray, g_output: np.ndarray, face_height: float) -> np.ndarray:
-    """(H, W) bool: pixels whose smoothed grey difference exceeds ``CHANGED_DIFF``, dilated by
-    ``CHANGED_SPREAD`` of the face height."""
+    """(H, W) bool: pixels whose smoothed grey difference exceeds ``CHANGED_DIFF`` or whose local detail was
+    lost (``DETAIL_LOST``), dilated by ``CHANGED_SPREAD`` of the face height."""
     diff = cv2.GaussianBlur(np.abs(g_original - g_output), (0, 0), CHANGED_SMOOTH)
-    changed = (diff > CHANGED_DIFF).astype(np.uint8)
+    da = cv2.GaussianBlur(np.abs(highpass(g_original)), (0, 0), 2.0)
+    db = cv2.GaussianBlur(np.abs(highpass(g_output)), (0, 0), 2.0)
+    lost = (da > DETAIL_LEVEL) & (db < DETAIL_LOST * da)
+    changed = ((diff > CHANGED_DIFF) | lost).astype(np.uint8)
     r = max(1, int(round(CHANGED_SPREAD * face_height)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.dilate(changed, kernel) > 0
