@@ -128,6 +128,16 @@ def test_ray_missing_says_how_to_install(tmp_path):
                                              'pip install -e ".[ray]" (or pip install ray)']
 
 
+def test_ray_unreachable_is_one_line(tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    (tmp_path / "in").mkdir()
+    make_image(tmp_path / "in" / "c.jpg")
+    r = run_cli("batch", tmp_path / "in", tmp_path / "out", "--ray", "127.0.0.1:1", *BLUR)
+    assert r.returncode == 3
+    assert r.stderr.strip().splitlines() == ["streamanon batch: error: cannot reach the Ray cluster at 127.0.0.1:1: "
+                                             "Connection refused"]
+
+
 # -- local pool -----------------------------------------------------------------------------------------------
 
 

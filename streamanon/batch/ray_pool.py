@@ -8,6 +8,7 @@ a straggler off one output. Worker processes are reused by Ray, and each keeps i
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 
@@ -50,8 +51,33 @@ def anonymize_task(job: Job, settings: WorkerSettings) -> dict:
     return _worker[1].run(job)
 
 
+def _gcs(address: str) -> tuple[str, int] | None:
+    """The host and port a ``--ray`` address leads to, to check before Ray retries it for minutes; None when
+    that is for Ray to say."""
+    hostport = address.removeprefix("ray://")
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+            hostport = canonicalize_bootstrap_address("auto")
+        except ConnectionError as exc:
+            raise ClusterUnreachable(f"no running Ray cluster found for --ray auto: {exc}") from exc
+        except Exception:  # noqa: BLE001 - a private helper: ray.init says what is wrong
+            return None
+        if hostport is None:
+            raise ClusterUnreachable("no running Ray cluster found for --ray auto (start one with ray start --head)")
+    host, _, port = hostport.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
 def connect(address: str) -> object:
     ray = import_ray()
+    gcs = _gcs(address)
+    if gcs is not None:
+        try:
+            socket.create_connection(gcs, timeout=5).close()
+        except OSError as exc:
+            raise ClusterUnreachable(f"cannot reach the Ray cluster at {address}: "
+                                     f"{exc.strerror or exc}") from exc
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
