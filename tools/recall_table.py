@@ -87,6 +87,9 @@ def score(path: Path, output: Path, faces: dict[int, dict], stride: int, png: Pa
     for i, rgb in frames(output, stride):
         if i not in faces or i not in orig:
             continue
+        h, w = orig[i].shape[:2]
+        if rgb.shape[0] >= h and rgb.shape[1] >= w:  # deface pads to whole macroblocks at the bottom/right
+            rgb = np.ascontiguousarray(rgb[:h, :w])
         boxes = np.array(faces[i]["boxes"], np.float64).reshape(-1, 4)
         changes = face_changes(orig[i], rgb, boxes)
         for j, (box, c, hit) in enumerate(zip(boxes, changes, faces[i]["found_by"])):
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out, secs = make_output(f, m, a.work, a.deface, shlex.split(a.cli_args))
                 row[m] = score(f, out, faces, a.stride, a.png, m) | {"seconds": secs}
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
                 row[m] = {"error": str(exc)}
             if m != "deface" and (row[m].get("untouched", 1) or row[m].get("partly", 0) > 0.01 * row["judged_faces"]):
                 bad += 1
