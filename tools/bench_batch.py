@@ -207,13 +207,15 @@ def main() -> int:
             extra = list(RUNS[name])
             head = None
             if name == "ray":
-                head, address = start_ray(os.cpu_count() or 2, tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+                ray_temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+                head, address = start_ray(os.cpu_count() or 2, ray_temp)
                 extra += ["--ray", address]
             try:
                 runs[name] = run_batch(listing, work / f"out_{name}", a.method, extra)
             finally:
                 if head is not None:
                     stop_ray(head)
+                    shutil.rmtree(ray_temp, ignore_errors=True)
             rows[f"{name} ({' '.join(RUNS[name])}, {a.method})"] = summarize(runs[name])
             print(f"{name}: rc {runs[name]['rc']} {rows[next(reversed(rows))]}", flush=True)
             (work / "bench.json").write_text(json.dumps({"rows": rows, "runs": runs}, indent=1))
