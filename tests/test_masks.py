@@ -82,5 +82,5 @@ def test_cover_faces_falls_back_to_solid_on_error(monkeypatch):
 def test_settings_reject_bad_values():
     with pytest.raises(ValueError, match="unknown method"):
         CoverSettings(method="smudge")
-    with pytest.raises(ValueError, match="mask_scale"):
+    with pytest.raises(ValueError, match="--mask-scale"):
         CoverSettings(mask_scale=0.1)
