@@ -17,7 +17,7 @@ import numpy as np
 from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
-from .track import BoxPath, KalmanPoints, NoFilter, Track, greedy_match, iou
+from .track import BoxPath, KalmanPoints, NoFilter, Track, containment, greedy_match, iou
 
 
 @dataclass
@@ -92,17 +92,6 @@ def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:
     ratio = st[:, None] / sr[None]
     near = np.clip(1 - d / 2.5, 0, 1) * 0.8 * ((ratio > 0.6) & (ratio < 1.67))
     return np.maximum(score, near)
-
-
-def containment(boxes: np.ndarray) -> np.ndarray:
-    """(N, N) intersection over the smaller box's area."""
-    x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-6)
 
 
 def coast_box(box: np.ndarray, frames_lost: int) -> np.ndarray:

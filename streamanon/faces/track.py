@@ -100,18 +100,31 @@ class Track:
         return np.concatenate([p.min(0), p.max(0)]).astype(np.float32)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between boxes a (N, 4) and b (M, 4)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
+def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection areas between boxes a (N, 4) and b (M, 4)."""
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
     y0 = np.maximum(a[:, None, 1], b[None, :, 1])
     x1 = np.minimum(a[:, None, 2], b[None, :, 2])
     y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+    return np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+
+
+def area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between boxes a (N, 4) and b (M, 4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    inter = intersection(a, b)
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-6)
+
+
+def containment(boxes: np.ndarray) -> np.ndarray:
+    """(N, N) intersection over the smaller box's area."""
+    a = area(boxes)
+    return intersection(boxes, boxes) / np.maximum(np.minimum(a[:, None], a[None, :]), 1e-6)
 
 
 def greedy_match(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
