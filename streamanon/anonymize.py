@@ -62,17 +62,17 @@ MANY_BOXES = 8
 
 
 def cover_boxes(rgb: np.ndarray, boxes: np.ndarray, method, scale: float = 1.3) -> None:
-    """Cover many faces known by their boxes at once, in place: per size class (the cover's strength follows
-    the face size within a factor of 2), one mask with all their ellipses (``scale`` x the box, a soft edge
-    outside) and one covered copy of the region they span. A few region-sized operations instead of a few
-    per face (a stadium has 200 faces a frame)."""
+    """Cover many faces known by their boxes at once, in place: per size class (sizes within a factor of 4;
+    the cover is as strong as for the class's largest face, so stronger for the smaller ones), one mask with
+    all their ellipses (``scale`` x the box, a soft edge outside) and one covered copy of the region they
+    span. A few region-sized operations instead of a few per face (a stadium has 200 faces a frame)."""
     h, w = rgb.shape[:2]
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    classes = np.floor(np.log2(np.maximum(sizes, 8.0))).astype(int)
+    classes = np.floor(np.log2(np.maximum(sizes, 8.0)) / 2).astype(int)
     for c in np.unique(classes):
         members = np.nonzero(classes == c)[0]
-        soft = max(1.0, 0.08 * 2.0 ** c)  # feather outward: the ellipse itself stays fully covered
+        soft = max(1.0, 0.08 * float(sizes[members].min()))  # feather outward: the ellipse stays covered
         pad = 3 * soft + 2
         centre = (boxes[members, :2] + boxes[members, 2:]) / 2
         axes = (boxes[members, 2:] - boxes[members, :2]) / 2 * scale
@@ -91,7 +91,7 @@ def cover_boxes(rgb: np.ndarray, boxes: np.ndarray, method, scale: float = 1.3) 
                                  (0, 0), soft)
         alpha = np.maximum(layer, grown).astype(np.float32) * (1.0 / 255.0)
         patch = rgb[y0:y1, x0:x1]
-        blend(patch, method(patch, float(np.median(sizes[members]))), alpha)
+        blend(patch, method(patch, float(sizes[members].max())), alpha)
 
 
 def cover_faces(rgb: np.ndarray, faces: Faces, settings: CoverSettings) -> int:

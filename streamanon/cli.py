@@ -55,11 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate: seed of the synthetic identities, one per track (default: %(default)s)")
     p.add_argument("--backend", choices=["onnxruntime", "torch", "tensorrt"], default="onnxruntime",
                    help="generate: inference engine; tensorrt is experimental (default: %(default)s)")
+    g = p.add_argument_group("generate: photometric stages (switch one off for an ablation)")
+    g.add_argument("--no-relight", action="store_true",
+                   help="flat light instead of the original's SH lighting on the new face (default: relit)")
+    g.add_argument("--no-colour", action="store_true",
+                   help="no skin colour transfer (CIELAB mean and spread) from the original (default: on)")
+    g.add_argument("--no-grain", action="store_true", help="no grain matched to the original's detail (default: on)")
+    g.add_argument("--no-temporal", action="store_true",
+                   help="no per-track smoothing of lighting, colour and grain (default: on)")
+    g.add_argument("--no-refine", action="store_true",
+                   help="no refinement generator; no refinement engine is shipped, so it is always off")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
                    help="growth of the covered region around the face outline (default: %(default)s)")
-    p.add_argument("--detect-every", type=int, default=4, metavar="K",
+    p.add_argument("--detect-every", type=int, default=8, metavar="K",
                    help="run the detector every K frames; faces are tracked between, and file mode holds 2K "
                         "frames so that a face is also covered before its first detection (default: %(default)s)")
     p.add_argument("--detect-size", type=int, default=1920, metavar="PX",
@@ -106,7 +116,9 @@ def _options(args: argparse.Namespace):
 
     return Options(
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
-        generate=GenerateSettings(seed=args.seed, backend=args.backend),
+        generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
+                                  colour=not args.no_colour, grain=not args.no_grain,
+                                  temporal=not args.no_temporal, refine=False),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
                                   detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,

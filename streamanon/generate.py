@@ -1,14 +1,20 @@
-"""The generated-face method: align each face, swap the identity of its shape, generate, paste back.
+"""The generated-face method: each track is a face of nobody, swapped into the frame face by face.
 
-All faces of a frame go to the generator in one batch. Each track keeps one sampled identity (shape
-coordinates) and one noise map for its life, drawn from ``seed`` and the track id, so a face stays the
-same synthetic person along a video. Faces without a mesh (too small, coasting) are blurred instead:
-they are covered either way.
+Default (``variant="mesh"``): a textured mesh. Per track, once: an identity-swapped landmark geometry
+(streamanon.faces.shape) and an albedo texture sampled from the PCA model in engines/texture_model.npz, both
+drawn from ``seed`` and the track id, kept for the track's life. Per face and frame: the photometric stages of
+streamanon.photometric.stages (the original's SH lighting rendered on the new geometry's normals at the
+face's own resolution, skin colour, grain, temporal smoothing, Laplacian blend). The older 128 px ONNX
+generator stays as ``variant="dense"`` / ``"sparse"`` (all faces of a frame in one batch).
+
+Faces without a mesh (too small, coasting) are blurred instead: they are covered either way. A face whose
+stages fail is blurred too and counted as a fallback (fail closed).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import cv2
@@ -19,8 +25,11 @@ from .faces.shape import ShapeModel
 from .faces.sketch import crop_mask, render_sketch, render_sparse
 from .masks import region_of
 from .methods import blur, solid
-from .models.engine import ENGINES_DIR, Engine, load_engine
-from .photometric.blend import laplacian_blend
+from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
+from .photometric.blend import feather, laplacian_blend
+from .photometric.grain import noise_texture
+from .photometric.stages import FaceRenderer, PhotometricSettings
+from .photometric.texture import TextureModel
 from .types import Faces
 
 log = logging.getLogger(__name__)
@@ -36,42 +45,78 @@ EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87,
 
 @dataclass
 class GenerateSettings:
-    """variant: dense (identity-safe when ``swap`` is on), sparse (7 keypoints).
+    """variant: mesh (a textured mesh with the photometric stages), dense (the 128 px ONNX generator;
+    identity-safe when ``swap`` is on), sparse (the ONNX generator on 7 keypoints).
     swap: replace the identity part of the landmark geometry (off = the plain dense ablation).
     expression_weight: how much of the identity change reaches the lips, eyes and brows (0 keeps their
-    exact shape, 1 swaps their identity part too). seed: the synthetic identities drawn per track."""
+    exact shape, 1 swaps their identity part too). seed: the synthetic identities drawn per track.
+    relight, colour, grain, temporal, refine: the mesh variant's stages (off: ablations; the refinement
+    generator is not shipped, so refine must stay off)."""
 
-    variant: str = "dense"
+    variant: str = "mesh"
     swap: bool = True
     expression_weight: float = 0.5
     seed: int = 0
     backend: str = "onnxruntime"
+    relight: bool = True
+    colour: bool = True
+    grain: bool = True
+    temporal: bool = True
+    refine: bool = False
 
     def __post_init__(self) -> None:
-        if self.variant not in ("dense", "sparse"):
-            raise ValueError(f"unknown generator variant {self.variant!r}; available: dense, sparse")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown generator variant {self.variant!r}; available: {', '.join(VARIANTS)}")
         if not 0.0 <= self.expression_weight <= 1.0:
             raise ValueError(f"expression_weight must be in [0, 1], got {self.expression_weight}")
+        self.photometric()  # checks the stage switches
+
+    def photometric(self) -> PhotometricSettings:
+        return PhotometricSettings(relight=self.relight, colour=self.colour, grain=self.grain,
+                                   temporal=self.temporal, refine=self.refine)
+
+
+VARIANTS = ("mesh", "dense", "sparse")
+
+
+@dataclass
+class TrackIdentity:
+    """What a track keeps for its life: shape identity coordinates, and the mesh variant's albedo texture
+    and grain (the ONNX variants' noise map instead)."""
+
+    coords: np.ndarray
+    noise: np.ndarray
+    albedo: np.ndarray | None = None
 
 
 class FaceGenerator:
-    """Stateful: the engine, the shape model and the identity drawn for each track."""
+    """Stateful: the engine or texture model, the shape model and the identity drawn for each track."""
 
     def __init__(self, settings: GenerateSettings | None = None, engine: Engine | None = None):
         self.settings = s = settings or GenerateSettings()
-        self.engine = engine or load_engine("generator" if s.variant == "dense" else "generator_sparse", s.backend)
         self.shape_model = ShapeModel.load(ENGINES_DIR / "shape_model.npz")
         self.weights = np.ones(478, np.float32)
         self.weights[EXPRESSION_POINTS] = s.expression_weight
-        self._identity: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._identity: dict[int, TrackIdentity] = {}
+        self.engine, self.texture, self.renderer = engine, None, None
+        if s.variant == "mesh":
+            self.texture = TextureModel.load(verified_model("texture_model.npz"))
+            model = np.c_[self.shape_model.mean.reshape(-1, 2), self.shape_model.depth]
+            self.renderer = FaceRenderer(s.photometric(), model, self.texture.tone)
+        elif engine is None:
+            self.engine = load_engine("generator" if s.variant == "dense" else "generator_sparse", s.backend)
 
-    def _track_latent(self, track_id: int, shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _track_latent(self, track_id: int, shape: np.ndarray) -> TrackIdentity:
         if track_id not in self._identity:
             rng = np.random.default_rng([self.settings.seed, track_id])
             own = self.shape_model.identity_coords(shape[None])[0]
             coords = self.shape_model.sample_identity(rng, avoid=own)
-            noise = rng.standard_normal((1, CROP, CROP)).astype(np.float32)
-            self._identity[track_id] = (coords, noise)
+            if self.texture is None:
+                noise = rng.standard_normal((1, CROP, CROP)).astype(np.float32)
+                self._identity[track_id] = TrackIdentity(coords, noise)
+            else:
+                albedo = self.texture.texture(self.texture.coefficients(rng))
+                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo)
         return self._identity[track_id]
 
     def forget(self, live_ids: set[int]) -> None:
@@ -79,19 +124,37 @@ class FaceGenerator:
         for tid in [t for t in self._identity if t not in live_ids]:
             del self._identity[tid]
 
-    def prepare(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
-        """Generator input (IN_CHANNELS, S, S) float32 and the crop's affine for one face."""
+    def new_geometry(self, landmarks: np.ndarray, track_id: int) -> tuple[np.ndarray, np.ndarray, TrackIdentity]:
+        """(affine to the canonical crop, the (478, 2) new geometry in crop pixels, the track's identity)."""
         m = align_matrix(landmarks, CROP)
+        own = transform(landmarks[:, :2], m)
+        ident = self._track_latent(track_id, own / CROP)
+        target = self.shape_model.new_shape(own, ident.coords, self.weights, CROP) if self.settings.swap else own
+        return m, target, ident
+
+    def prepare(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
+        """Generator input (IN_CHANNELS, S, S) float32 and the crop's affine for one face (ONNX variants)."""
+        m, target, ident = self.new_geometry(landmarks, track_id)
         crop = warp_crop(rgb, m, CROP)
         own = transform(landmarks[:, :2], m)
-        coords, noise = self._track_latent(track_id, own / CROP)
-        target = self.shape_model.new_shape(own, coords, self.weights, CROP) if self.settings.swap else own
         mask = (crop_mask(own, target, size=CROP) > 127).astype(np.float32)
         render = render_sparse if self.settings.variant == "sparse" else render_sketch
         sketch = render(target, CROP).astype(np.float32) / 255.0
         x = crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
-        x = np.concatenate([x * (1 - mask), mask[None], sketch, noise], 0)
+        x = np.concatenate([x * (1 - mask), mask[None], sketch, ident.noise], 0)
         return x, m, mask
+
+    def render_face(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int) -> None:
+        """The mesh variant on one face, in place (exceptions propagate: the caller covers the face)."""
+        t0 = time.perf_counter()
+        m, target, ident = self.new_geometry(landmarks, track_id)
+        target = transform(target, cv2.invertAffineTransform(m))
+        self.renderer.seconds["geometry"] += time.perf_counter() - t0
+        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise)
+
+    def stage_ms(self) -> dict[str, float]:
+        """Mean milliseconds per rendered face of each photometric stage (empty for the ONNX variants)."""
+        return self.renderer.stage_ms() if self.renderer is not None else {}
 
     def apply(self, rgb: np.ndarray, faces: Faces) -> int:
         """Replace each face of ``rgb`` in place; returns how many fell back to a solid fill. Faces without a
@@ -103,6 +166,8 @@ class FaceGenerator:
             from .anonymize import CoverSettings, cover_faces
 
             fallbacks += cover_faces(rgb, faces[np.nonzero(by_box)[0]], CoverSettings(method="blur"))
+        if self.renderer is not None:
+            return fallbacks + self._apply_mesh(rgb, faces, by_box)
         for i in range(len(faces)):
             if by_box[i]:
                 continue
@@ -130,6 +195,19 @@ class FaceGenerator:
             except Exception as exc:
                 log.warning("face %d: paste failed (%s); solid fill", int(faces.track_ids[i]), exc)
                 _cover_box(rgb, faces.boxes[i], solid)
+                fallbacks += 1
+        return fallbacks
+
+
+    def _apply_mesh(self, rgb: np.ndarray, faces: Faces, by_box: np.ndarray) -> int:
+        self.renderer.new_frame(rgb, set(int(t) for t in faces.track_ids))
+        fallbacks = 0
+        for i in np.flatnonzero(~by_box):
+            try:
+                self.render_face(rgb, faces.landmarks[i], int(faces.track_ids[i]))
+            except Exception as exc:  # fail closed: this face is blurred and counted
+                log.warning("face %d: %s; blurred instead", int(faces.track_ids[i]), exc)
+                _cover_box(rgb, faces.boxes[i], blur)
                 fallbacks += 1
         return fallbacks
 
@@ -163,8 +241,7 @@ def paste(rgb: np.ndarray, gen: np.ndarray, m: np.ndarray, mask: np.ndarray) -> 
     # feather outward, in the crop (cheap at 128 px): the mask's inside stays 1, so none of the original face
     # survives; the ring outside fades over about 6% of the face size
     k = max(3, int(0.06 * np.ptp(xs)) | 1)
-    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    soft = np.clip(np.maximum(mask, cv2.GaussianBlur(grown, (0, 0), k / 3)) * 1.02, 0, 1)
+    soft = feather(mask, k)
     w, h = x1 - x0, y1 - y0
     warped = cv2.warpAffine(face, local, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     soft = cv2.warpAffine(soft, local, (w, h), flags=cv2.INTER_LINEAR)

@@ -152,17 +152,18 @@ class Pipeline:
                 self.stats.dropped += 1
                 continue
             t0 = time.perf_counter()
-            measured = None
+            measured = priors = None
             with StageTimer(self.stats, "analyze"):
                 try:
                     faces = self.analyzer.analyze(item.rgb)
                     measured = getattr(self.analyzer, "measured", None)
+                    priors = getattr(self.analyzer, "priors", None)
                 except Exception as exc:  # fail closed: the whole frame gets covered
                     log.warning("frame %d: face analysis failed (%s); covering the whole frame",
                                 item.index, exc)
                     faces = None
             self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
-            self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured))
+            self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured, priors=priors))
         self._release(self.lookahead.flush())
         self.stats.backfilled = self.lookahead.backfilled
         self._put(self.q_analyzed, END)

@@ -29,6 +29,8 @@ class Stats:
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=lambda: {"decode": 0.0, "analyze": 0.0, "anonymize": 0.0,
                                                           "encode": 0.0})
+    # generate: mean milliseconds per rendered face of each photometric stage (photometric.stages.STAGES)
+    face_stage_ms: dict = field(default_factory=dict)
     # seconds, capture -> written, per frame; the last hour at 30 fps, so a camera left running stays bounded
     latencies: deque = field(default_factory=lambda: deque(maxlen=108_000), repr=False)
 

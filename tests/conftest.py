@@ -54,3 +54,19 @@ def shared_data() -> Path:
 def media_dir(tmp_path_factory) -> Path:
     """A session-wide folder for synthetic inputs (each built once, never written by the CLI)."""
     return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def frame_and_faces():
+    """skimage's astronaut photo and its one face with a mesh, as the analyzer finds it."""
+    import numpy as np
+
+    skimage_data = pytest.importorskip("skimage.data")
+    from streamanon.faces.analyze import FaceAnalyzer
+
+    rgb = np.ascontiguousarray(skimage_data.astronaut())
+    analyzer = FaceAnalyzer()
+    faces = analyzer.analyze(rgb)
+    analyzer.close()
+    assert len(faces) >= 1 and faces.has_mesh.all()
+    return rgb, faces

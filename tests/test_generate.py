@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from streamanon.faces.analyze import FaceAnalyzer
 from streamanon.generate import CROP, FaceGenerator, GenerateSettings
 from streamanon.models.engine import ENGINES_DIR
 from streamanon.models.layout import IN_CHANNELS
@@ -32,20 +31,10 @@ class FailingEngine:
         raise RuntimeError("engine crashed")
 
 
-@pytest.fixture(scope="module")
-def frame_and_faces():
-    rgb = np.ascontiguousarray(skimage_data.astronaut())
-    analyzer = FaceAnalyzer()
-    faces = analyzer.analyze(rgb)
-    analyzer.close()
-    assert len(faces) >= 1 and faces.has_mesh.all()
-    return rgb, faces
-
-
 def test_one_batched_call_and_the_paste_stays_in_the_face_box(frame_and_faces):
     rgb, faces = frame_and_faces
     engine = GreyEngine()
-    gen = FaceGenerator(GenerateSettings(), engine=engine)
+    gen = FaceGenerator(GenerateSettings(variant="dense"), engine=engine)
     out = rgb.copy()
     assert gen.apply(out, faces) == 0
     assert engine.calls == [(len(faces), IN_CHANNELS, CROP, CROP)]
@@ -62,7 +51,7 @@ def test_one_batched_call_and_the_paste_stays_in_the_face_box(frame_and_faces):
 
 def test_a_failing_engine_falls_back_to_a_solid_fill(frame_and_faces):
     rgb, faces = frame_and_faces
-    gen = FaceGenerator(GenerateSettings(), engine=FailingEngine())
+    gen = FaceGenerator(GenerateSettings(variant="dense"), engine=FailingEngine())
     out = rgb.copy()
     assert gen.apply(out, faces) == len(faces)
     box = faces.boxes[0].astype(int)
@@ -73,8 +62,8 @@ def test_a_failing_engine_falls_back_to_a_solid_fill(frame_and_faces):
 def test_each_track_keeps_one_identity_drawn_from_the_seed(frame_and_faces):
     rgb, faces = frame_and_faces
     lm = faces.landmarks[0]
-    a = FaceGenerator(GenerateSettings(seed=1), engine=GreyEngine())
-    b = FaceGenerator(GenerateSettings(seed=2), engine=GreyEngine())
+    a = FaceGenerator(GenerateSettings(variant="dense", seed=1), engine=GreyEngine())
+    b = FaceGenerator(GenerateSettings(variant="dense", seed=2), engine=GreyEngine())
     x1, _, _ = a.prepare(rgb, lm, 7)
     x2, _, _ = a.prepare(rgb, lm, 7)
     x3, _, _ = a.prepare(rgb, lm, 8)
@@ -82,7 +71,7 @@ def test_each_track_keeps_one_identity_drawn_from_the_seed(frame_and_faces):
     assert np.array_equal(x1, x2)  # same track, same synthetic person and noise
     assert not np.array_equal(x1[4:], x3[4:])  # another track: another person
     assert not np.array_equal(x1[4:], x4[4:])  # another seed: another person
-    plain = FaceGenerator(GenerateSettings(swap=False), engine=GreyEngine()).prepare(rgb, lm, 7)[0]
+    plain = FaceGenerator(GenerateSettings(variant="dense", swap=False), engine=GreyEngine()).prepare(rgb, lm, 7)[0]
     assert not np.array_equal(plain[4:9], x1[4:9])  # the swap changed the sketch
 
 

@@ -85,6 +85,23 @@ def test_lookahead_covers_a_new_face_before_its_first_detection_and_follows_its_
         assert xs == [pred, x]
 
 
+def test_lookahead_covers_a_face_confirmed_late_from_its_earlier_sighting():
+    """A face first seen weakly at frame 2 (a candidate) and confirmed at frame 6: covered on frames 0-5 too,
+    along the path from the sighting on."""
+    la = Lookahead(window=8)
+    out = []
+    for n in range(6):
+        out += la.push(n, _faces([], []), set())
+    out += la.push(6, _faces([[160, 100, 180, 120]], [3]), {3}, priors={3: (4, np.array([120, 100, 140, 120]))})
+    out += la.flush()
+    assert [h.item for h in out] == list(range(7))
+    for h in out[:6]:
+        assert len(h.faces) == 1 and h.faces.coasting[0] and h.faces.track_ids[0] == 3
+        x0, _, x1, _ = h.faces.boxes[0]
+        centre = 130 + 10 * (h.item - 2)  # the face moves 10 px a frame
+        assert x0 < centre - 8 and x1 > centre + 8, (h.item, h.faces.boxes[0])
+
+
 def test_lookahead_keeps_pass_through_items_in_order():
     la = Lookahead(window=2)
     out = []

@@ -35,7 +35,7 @@ class AnalyzerSettings:
     smoothing: Kalman smoothing of landmarks (off: raw measurements).
     """
 
-    detect_every: int = 4
+    detect_every: int = 8
     mesh_every: int = 2
     mesh_min: int = 56
     max_missed_runs: int = 2
@@ -71,6 +71,8 @@ MAX_TRACKING_MESHES = 8
 MAX_COAST_GROWTH = 1.5
 # detections down to this share of the threshold keep an existing track alive (not start one)
 KEEP_RATIO = 0.3
+# a detection down to this share of the threshold starts a track when the run before found one there too
+CONFIRM_RATIO = 0.5
 
 
 def detection_region(box: np.ndarray) -> np.ndarray:
@@ -80,9 +82,10 @@ def detection_region(box: np.ndarray) -> np.ndarray:
     return np.array([c[0] - 0.65 * w, c[1] - 0.7 * h, c[0] + 0.65 * w, c[1] + 0.65 * h], np.float32)
 
 
-def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:
+def association(tracks: np.ndarray, regions: np.ndarray, reach: float = 2.5) -> np.ndarray:
     """(T, D) match scores in [0, 1]: the IoU, or for boxes that moved off each other (a small, fast face
-    between two detector runs), closeness of the centres within 2.5 face sizes, for faces of similar size."""
+    between two detector runs), closeness of the centres within ``reach`` face sizes, for faces of similar
+    size."""
     score = iou(tracks, regions)
     if score.size == 0:
         return score
@@ -90,7 +93,7 @@ def association(tracks: np.ndarray, regions: np.ndarray) -> np.ndarray:
     cr, sr = (regions[:, :2] + regions[:, 2:]) / 2, np.maximum(regions[:, 2:] - regions[:, :2], 1).max(1)
     d = np.linalg.norm(ct[:, None] - cr[None], axis=2) / st[:, None]
     ratio = st[:, None] / sr[None]
-    near = np.clip(1 - d / 2.5, 0, 1) * 0.8 * ((ratio > 0.6) & (ratio < 1.67))
+    near = np.clip(1 - d / reach, 0, 1) * 0.8 * ((ratio > 0.6) & (ratio < 1.67))
     return np.maximum(score, near)
 
 
@@ -105,8 +108,9 @@ class FaceAnalyzer:
     """Stateful: owns the detector, the mesh estimators and the tracks of one stream.
 
     ``analyze(rgb)`` returns the Faces of that frame (frames must come in order); ``measured`` then holds
-    the ids of the tracks measured on it (the others are predictions) and ``detected`` whether the detector
-    ran on it.
+    the ids of the tracks measured on it (the others are predictions), ``detected`` whether the detector
+    ran on it, and ``priors`` the earlier sighting (frames ago, box) of each track started on it from two
+    weak detections in a row (a face that scores just under the threshold, run after run).
     """
 
     def __init__(self, settings: AnalyzerSettings | None = None):
@@ -123,6 +127,10 @@ class FaceAnalyzer:
         self._emitted: set[int] = set()
         self.total_tracks = 0  # distinct track ids ever output
         self.measured: set[int] = set()
+        self.priors: dict[int, tuple[int, np.ndarray]] = {}
+        self._candidates = np.zeros((0, 4), np.float32)  # weak unmatched regions of the last detector run
+        self._last_run_gap = 0  # frames since the detector's last run
+        self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
         self.detected = False
         self.frame_shape: tuple[int, int] = (0, 0)
 
@@ -130,6 +138,7 @@ class FaceAnalyzer:
         """Forget all tracks (a new scene, or the next unrelated image)."""
         self.tracks = []
         self._since_detect = 10**9
+        self._candidates = np.zeros((0, 4), np.float32)
         self._release_meshes()
 
     def _new_filter(self, points: np.ndarray):
@@ -160,7 +169,9 @@ class FaceAnalyzer:
                 t.misses += 1
         self._frame += 1
         self._since_detect += 1
+        self._last_run_gap += 1
         self.measured = set()
+        self.priors = {}
         skip = [self._may_skip_mesh(t) for t in self.tracks]
         meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
         for t, sk, pts in zip(self.tracks, skip, meshed):
@@ -210,9 +221,10 @@ class FaceAnalyzer:
                     t.filter.update(corners)
             self._hit(t, score=det_scores[d])
 
-        for d in range(len(det_boxes)):
-            if d in matched_det or det_scores[d] < s.threshold:
-                continue
+        starts = [d for d in range(len(det_boxes)) if d not in matched_det and det_scores[d] >= s.threshold]
+        if self.detected:
+            starts += self._confirmed(regions, det_scores, matched_det)
+        for d in starts:
             pts = self._mesh_new(rgb, det_boxes[d])
             if pts is not None:
                 t = self._new_track(pts, True, float(det_scores[d]))
@@ -220,6 +232,10 @@ class FaceAnalyzer:
                 t = self._new_track(regions[d].reshape(2, 2), False, float(det_scores[d]))
             self.tracks.append(t)
             self.measured.add(t.id)
+            if d in self._prior_of:
+                self.priors[t.id] = gap, before = self._prior_of[d]
+                if isinstance(t.filter, BoxPath):  # it moves on as it came: the next run finds it near
+                    t.filter.set_velocity((regions[d] - before).reshape(2, 2) / max(gap, 1))
 
         self._dedupe()
         h, w = rgb.shape[:2]
@@ -229,6 +245,23 @@ class FaceAnalyzer:
             t.extra.get("missed_runs", 0) < s.max_missed_runs or t.misses < s.max_missed_runs * s.detect_every)]
         self._release_meshes({t.id for t in self.tracks})
         return self._faces()
+
+    def _confirmed(self, regions: np.ndarray, scores: np.ndarray, matched: set[int]) -> list[int]:
+        """Weak detections (CONFIRM_RATIO x the threshold or more) that also were candidates on the last
+        detector run; this run's other weak detections become the next candidates. ``_prior_of`` maps each
+        confirmed detection to (frames ago, candidate region)."""
+        s = self.settings
+        weak = [d for d in range(len(regions)) if d not in matched
+                and s.threshold * CONFIRM_RATIO <= scores[d] < s.threshold]
+        self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
+        if weak and len(self._candidates):
+            reach = max(2.5, 0.75 * self._last_run_gap)  # a small face may move half its size a frame
+            pairs = greedy_match(association(self._candidates, regions[weak], reach), min_score=0.2)
+            for c, w in pairs:
+                self._prior_of[weak[w]] = (self._last_run_gap, self._candidates[c].copy())
+        self._candidates = regions[[d for d in weak if d not in self._prior_of]].reshape(-1, 4)
+        self._last_run_gap = 0
+        return list(self._prior_of)
 
     def _hit(self, t: Track, score: float | None) -> None:
         t.misses, t.seen, t.extra["missed_runs"] = 0, True, 0

@@ -17,6 +17,11 @@ FACE_OVAL = np.array([10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288,
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 
 
+def mesh_indices(*edge_sets: frozenset) -> np.ndarray:
+    """Sorted point indices of MediaPipe edge sets (e.g. FACEMESH_LIPS)."""
+    return np.array(sorted({i for edges in edge_sets for edge in edges for i in edge}))
+
+
 def crop_matrix(center: np.ndarray, size: float, angle_deg: float, out: int) -> np.ndarray:
     """2x3 affine mapping frame pixels to an ``out`` x ``out`` crop of side ``size`` rotated by ``angle_deg``."""
     scale = out / max(size, 1e-3)

@@ -29,14 +29,15 @@ class Held:
     faces: Faces | None = None
 
 
-def _with_face(faces: Faces, box: np.ndarray, track_id: int, coasting: bool) -> Faces:
-    """``faces`` plus one box-only face."""
-    return Faces(boxes=np.concatenate([faces.boxes, box[None].astype(np.float32)]),
+def _with_faces(faces: Faces, boxes: list[np.ndarray], track_ids: list[int]) -> Faces:
+    """``faces`` plus box-only coasting faces (one concatenation for all of them)."""
+    n = len(boxes)
+    return Faces(boxes=np.concatenate([faces.boxes, np.asarray(boxes, np.float32).reshape(n, 4)]),
                  landmarks=np.concatenate([faces.landmarks,
-                                           np.full((1, *faces.landmarks.shape[1:]), np.nan, np.float32)]),
-                 track_ids=np.append(faces.track_ids, track_id).astype(np.int64),
-                 coasting=np.append(faces.coasting, coasting).astype(bool),
-                 scores=np.append(faces.scores, 0.0).astype(np.float32))
+                                           np.full((n, *faces.landmarks.shape[1:]), np.nan, np.float32)]),
+                 track_ids=np.concatenate([faces.track_ids, np.asarray(track_ids, np.int64)]),
+                 coasting=np.concatenate([faces.coasting, np.ones(n, bool)]),
+                 scores=np.concatenate([faces.scores, np.zeros(n, np.float32)]))
 
 
 class Lookahead:
@@ -55,11 +56,14 @@ class Lookahead:
         self._last: dict[int, tuple[int, np.ndarray]] = {}  # track -> (n, box) of its last measurement
         self._known: set[int] = set()
         self._filled: dict[int, list[tuple[Held, int]]] = {}  # new track -> its backfilled (frame, row)
+        self._adds: dict[int, tuple[Held, list[np.ndarray], list[int]]] = {}  # faces to add, per held frame
         self.backfilled = 0
         self.interpolated = 0
 
     def push(self, item: object, faces: Faces | None = None, measured: set[int] | None = None,
-             frame: bool = True) -> list[Held]:
+             frame: bool = True, priors: dict[int, tuple[int, np.ndarray]] | None = None) -> list[Held]:
+        """Hold a frame (or pass-through item) with its faces; ``measured``: the tracks measured on it;
+        ``priors``: for a new track, an earlier sighting (frames ago, box) that its path starts from."""
         if not frame:
             self._held.append(Held(None, item))
             return self._release()
@@ -71,13 +75,19 @@ class Lookahead:
                     continue
                 box = faces.boxes[i].copy()
                 prev = self._last.get(tid)
-                if tid not in self._known:
+                if tid not in self._known and priors and tid in priors:
+                    ago, b0 = priors[tid]
+                    prev = (n - ago, np.asarray(b0, np.float32))
+                    self._backfill(tid, prev[1], prev[0] + 1)  # the sighting's own frame too
+                    self._interpolate(tid, prev, (n, box))
+                elif tid not in self._known:
                     self._backfill(tid, box, n)
                 elif prev is not None and n - prev[0] > 1 and not faces.has_mesh[i]:
                     self._interpolate(tid, prev, (n, box))
                 if prev is not None and tid in self._filled:
                     self._refill(tid, prev, (n, box))
                 self._last[tid] = (n, box)
+            self._apply_adds()
             self._known.update(int(t) for t in faces.track_ids)
             if len(self._last) > 4096:  # a long stream: forget tracks not measured for a while
                 self._last = {k: v for k, v in self._last.items() if v[0] > n - 10 * self.window - 100}
@@ -108,11 +118,22 @@ class Lookahead:
             if h.n is not None and n0 < h.n < n1 and h.faces is not None:
                 yield h
 
+    def _add(self, h: Held, box: np.ndarray, tid: int) -> int:
+        """Queue a coasting box face on held frame ``h``; returns the row it will have."""
+        entry = self._adds.setdefault(id(h), (h, [], []))
+        entry[1].append(box)
+        entry[2].append(tid)
+        return len(h.faces) + len(entry[1]) - 1
+
+    def _apply_adds(self) -> None:
+        for h, boxes, tids in self._adds.values():
+            h.faces = _with_faces(h.faces, boxes, tids)
+        self._adds.clear()
+
     def _backfill(self, tid: int, box: np.ndarray, n: int) -> None:
         filled = []
         for h in self._frames_between(-1, n):
-            h.faces = _with_face(h.faces, coast_box(box, n - h.n), tid, coasting=True)
-            filled.append((h, len(h.faces) - 1))
+            filled.append((h, self._add(h, coast_box(box, n - h.n), tid)))
             self.backfilled += 1
         if filled:
             self._filled[tid] = filled
@@ -120,10 +141,12 @@ class Lookahead:
     def _refill(self, tid: int, first: tuple[int, np.ndarray], second: tuple[int, np.ndarray]) -> None:
         """With a second measurement, move the backfilled boxes onto the path extrapolated back in time
         (still widened): a face walking in is covered where it was, not where it was first found."""
+        self._apply_adds()  # the rows recorded in _filled exist from here on
         (n0, b0), (n1, b1) = first, second
         velocity = (b1 - b0) / max(n1 - n0, 1)
         size = float(max(b0[2] - b0[0], b0[3] - b0[1]))
-        velocity = np.clip(velocity, -MAX_BOX_SPEED * size, MAX_BOX_SPEED * size)
+        fast = 2 * MAX_BOX_SPEED * size  # measured, not extrapolated: a fast small face may move this much
+        velocity = np.clip(velocity, -fast, fast)
         for h, row in self._filled.pop(tid):
             if h.n is not None and row < len(h.faces):
                 h.faces.boxes[row] = coast_box((b0 - velocity * (n0 - h.n)).astype(np.float32), n0 - h.n)
@@ -141,5 +164,5 @@ class Lookahead:
                     and iou(h.faces.boxes[r][None], box[None])[0, 0] > 0.5:
                 h.faces.boxes[r] = box
             else:
-                h.faces = _with_face(h.faces, box, tid, coasting=True)
+                self._add(h, box, tid)
             self.interpolated += 1

@@ -97,6 +97,8 @@ class Track:
     def box(self) -> np.ndarray:
         """Tight box of the current points."""
         p = self.points.reshape(-1, 2)
+        if len(p) == 2:  # box corners: no reductions over a (478, 2) array
+            return np.concatenate([np.minimum(p[0], p[1]), np.maximum(p[0], p[1])]).astype(np.float32)
         return np.concatenate([p.min(0), p.max(0)]).astype(np.float32)
 
 
@@ -169,6 +171,11 @@ class BoxPath:
         self.since += 1
         self.points = self.last + self.velocity * min(self.since, self.horizon)
         return self.points
+
+    def set_velocity(self, velocity: np.ndarray) -> None:
+        """Start from a velocity measured elsewhere (an earlier sighting), bounded as usual."""
+        size = float(np.ptp(self.last.reshape(-1, 2), axis=0).max())
+        self.velocity = np.clip(np.asarray(velocity, np.float64), -self.max_speed * size, self.max_speed * size)
 
     def update(self, points: np.ndarray) -> np.ndarray:
         points = points.astype(np.float64)

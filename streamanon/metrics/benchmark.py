@@ -189,14 +189,14 @@ def _run_method(m: Method, r: MethodResult, settings: BenchmarkSettings, pairs: 
 
 IMAGE_COLUMNS = ["reid_rate", "rank1_rate", "reid_chance", "leak_rate", "detectability", "mesh_redetected", "nme",
                  "mouth_open_corr", "pose_error", "light_angle", "light_rel_l2", "ciede2000", "sharpness_ratio",
-                 "frechet_distance"]
+                 "detail_ratio", "frechet_distance"]
 CLIP_COLUMNS = ["reid_rate", "reid_chance", "detectability", "mesh_redetected", "nme", "pose_error", "ciede2000",
                 "flicker", "identity_spread", "leaked_frame_rate"]
 SHORT = {"reid_rate": "re-ID", "rank1_rate": "rank-1", "reid_chance": "other-ID", "leak_rate": "leak",
          "detectability": "HOG detect",
          "mesh_redetected": "mesh found", "nme": "expr. NME", "mouth_open_corr": "mouth r", "pose_error": "pose deg",
          "light_angle": "light deg", "light_rel_l2": "light L2", "ciede2000": "CIEDE2000",
-         "sharpness_ratio": "sharpness", "frechet_distance": "FD", "flicker": "flicker",
+         "sharpness_ratio": "sharpness", "detail_ratio": "skin detail", "frechet_distance": "FD", "flicker": "flicker",
          "identity_spread": "id spread", "leaked_frame_rate": "leaked frames"}
 ARROW = {"low": "(lower better)", "high": "(higher better)", "one": "(1 = as original)"}
 

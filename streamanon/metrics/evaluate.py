@@ -68,6 +68,7 @@ class FaceScores:
     light_rel_l2: float | None = None
     ciede2000: float | None = None
     sharpness_ratio: float | None = None
+    detail_ratio: float | None = None
     change_original: float | None = None
     change_anonymized: float | None = None
     descriptor_original: np.ndarray | None = field(default=None, repr=False, metadata={"json": False})
@@ -140,6 +141,7 @@ class Photometry:
     sh: np.ndarray | None
     lab: np.ndarray | None
     sharpness: float
+    detail: float  # variance of the Laplacian of grey over the skin
 
 
 def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
@@ -149,7 +151,24 @@ def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
     flat = patch.reshape(-1, 3)
     sh = P.fit_sh(P.srgb_to_linear(flat[g.pixels]), g.normals) if len(g.pixels) >= 50 else None
     lab = P.mean_lab(flat[g.colour_pixels]) if len(g.colour_pixels) else None
-    return Photometry(sh, lab, P.laplacian_variance(patch, g.face))
+    return Photometry(sh, lab, P.laplacian_variance(patch, g.face), P.laplacian_variance(patch, g.skin))
+
+
+def mesh_light_direction(rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray | None:
+    """(3,) direction of the light on a face: a least-squares FIRST-order SH fit of its linear luminance over
+    its skin, with the normals of its own (re-detected) mesh; None when too few skin pixels have a normal."""
+    roi = R.roi_of(mesh, rgb.shape)
+    x0, y0, x1, y1 = roi
+    local = mesh.copy()
+    local[:, :2] -= (x0, y0)
+    size = (y1 - y0, x1 - x0)
+    tris = R.mesh_triangles()
+    normals = R.vertex_normals(local, tris)
+    pixels, pixel_normals = R.normal_map(local, normals, tris, R.skin_mask(local, size), MAX_SH_PIXELS)
+    if len(pixels) < 50:
+        return None
+    luma = P.srgb_to_linear(rgb[y0:y1, x0:x1].reshape(-1, 3)[pixels]) @ P.LUMA
+    return P.light_direction(P.fit_sh(luma, pixel_normals, ridge=0.0, order=1))
 
 
 def thumbnail(rgb: np.ndarray, box: np.ndarray, size: int = THUMB) -> np.ndarray:
@@ -212,12 +231,17 @@ def score_face(original: np.ndarray, anonymized: np.ndarray, o: FaceObs, a: Face
         s.pose_error = (s.yaw_error + s.pitch_error + s.roll_error) / 3
     pa = photometry(anonymized, g)
     if po.sh is not None:
-        s.light_angle = P.angle_degrees(P.light_direction(po.sh), P.light_direction(pa.sh))
         s.light_rel_l2 = P.relative_l2(po.sh, pa.sh)
+    if a.mesh is not None:
+        lo, la = mesh_light_direction(original, o.mesh), mesh_light_direction(anonymized, a.mesh)
+        if lo is not None and la is not None:
+            s.light_angle = P.angle_degrees(lo, la)
     if po.lab is not None:
         s.ciede2000 = P.ciede2000(po.lab, pa.lab)
     if po.sharpness > 0:
         s.sharpness_ratio = pa.sharpness / po.sharpness
+    if po.detail > 0:
+        s.detail_ratio = pa.detail / po.detail
     return s
 
 

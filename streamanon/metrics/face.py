@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.landmarks import FACE_OVAL
+from ..faces.landmarks import FACE_OVAL, mesh_indices  # noqa: F401 (re-exported)
 from ..faces.mp_backend import solutions
 
 SAME_PERSON = 0.6  # dlib's own threshold for its descriptor (LFW 99.38%)
@@ -20,11 +20,6 @@ LEFT_EYE_OUTER, LEFT_EYE_INNER, LEFT_EYE_TOP, LEFT_EYE_BOTTOM = 263, 362, 386, 3
 MOUTH_LEFT, MOUTH_RIGHT, LIP_UPPER_INNER, LIP_LOWER_INNER = 61, 291, 13, 14
 NOSE_TIP = 1
 N_MESH = 468  # points without the 10 iris points of refine_landmarks
-
-
-def mesh_indices(*edge_sets: frozenset) -> np.ndarray:
-    """Sorted point indices of MediaPipe edge sets (e.g. FACEMESH_LIPS)."""
-    return np.array(sorted({i for edges in edge_sets for edge in edges for i in edge}))
 
 
 _fm = solutions.face_mesh

@@ -7,39 +7,12 @@ coefficients, so two faces are compared by the direction of the first-order part
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from scipy import linalg
 from skimage import color
 
-LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 weights of linear R, G, B
-
-
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    """uint8 sRGB -> float linear RGB in [0, 1]."""
-    c = np.asarray(rgb, np.float64) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def sh_basis(normals: np.ndarray) -> np.ndarray:
-    """(N, 9) real spherical harmonics up to order 2 of unit normals (N, 3) in the order
-    1, y, z, x, xy, yz, 3z^2 - 1, xz, x^2 - y^2 (each with its normalisation constant)."""
-    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
-    c0, c1, c2, c3, c4 = 0.282095, 0.488603, 1.092548, 0.315392, 0.546274
-    return np.stack([np.full_like(x, c0), c1 * y, c1 * z, c1 * x, c2 * x * y, c2 * y * z,
-                     c3 * (3 * z * z - 1), c2 * x * z, c4 * (x * x - y * y)], 1)
-
-
-def fit_sh(colours: np.ndarray, normals: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
-    """(9, 3) coefficients with colours (N, 3) ~ sh_basis(normals) @ coeffs (ridge-regularised least squares)."""
-    b = sh_basis(normals)
-    gram = b.T @ b / len(b) + ridge * np.eye(9)
-    return np.linalg.solve(gram, b.T @ colours / len(b))
-
-
-def light_direction(coeffs: np.ndarray) -> np.ndarray:
-    """(3,) x, y, z direction of the first-order (directional) part, luminance-weighted over channels."""
-    return coeffs[[3, 1, 2]] @ LUMA
+from ..photometric.grain import laplacian_variance  # noqa: F401 (re-exported)
+from ..photometric.sh import LUMA, fit_sh, light_direction, sh_basis, srgb_to_linear  # noqa: F401 (re-exported)
 
 
 def angle_degrees(u: np.ndarray, v: np.ndarray) -> float | None:
@@ -64,15 +37,6 @@ def mean_lab(pixels: np.ndarray) -> np.ndarray:
 def ciede2000(lab_a: np.ndarray, lab_b: np.ndarray) -> float:
     """CIEDE2000 colour difference of two CIELAB colours."""
     return float(color.deltaE_ciede2000(np.asarray(lab_a, np.float64), np.asarray(lab_b, np.float64)))
-
-
-def laplacian_variance(rgb: np.ndarray, mask: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image inside ``mask`` (a no-reference sharpness)."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    values = lap[inner if inner.any() else mask]
-    return float(values.var()) if values.size else 0.0
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

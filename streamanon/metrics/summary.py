@@ -39,10 +39,11 @@ METRICS = [
     Metric("yaw_error", "yaw error", "low", "deg"),
     Metric("pitch_error", "pitch error", "low", "deg"),
     Metric("roll_error", "roll error", "low", "deg"),
-    Metric("light_angle", "lighting direction angle (SH order 1)", "low", "deg"),
+    Metric("light_angle", "lighting direction angle (first-order SH, each image's own mesh)", "low", "deg"),
     Metric("light_rel_l2", "lighting relative L2 (9x3 SH)", "low"),
     Metric("ciede2000", "skin colour CIEDE2000", "low"),
     Metric("sharpness_ratio", "sharpness ratio (geometric mean)", "one"),
+    Metric("detail_ratio", "skin detail ratio (Laplacian variance over skin, median)", "one"),
     Metric("frechet_distance", "Frechet distance (dlib descriptor space)", "low"),
     Metric("flicker", "temporal flicker (output / input)", "one"),
     Metric("identity_spread", "identity spread along tracks (output)", "low"),
@@ -110,6 +111,8 @@ def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict
                                           [s.mouth_open_anonymized for s in both])
     ratios = [max(s.sharpness_ratio, 1e-6) for s in scores if s.sharpness_ratio is not None]
     out["sharpness_ratio"] = float(np.exp(np.mean(np.log(ratios)))) if ratios else None
+    details = [s.detail_ratio for s in scores if s.detail_ratio is not None]
+    out["detail_ratio"] = float(np.median(details)) if details else None
     pairs = [s for s in scores if s.descriptor_original is not None and s.descriptor_anonymized is not None]
     out["frechet_distance"] = (frechet_distance(np.stack([s.descriptor_original for s in pairs]),
                                                 np.stack([s.descriptor_anonymized for s in pairs]))

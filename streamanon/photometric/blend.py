@@ -33,3 +33,11 @@ def laplacian_blend(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: in
     out = cv2.add(out, b)
     cv2.copyTo(a, (mask >= 0.999).astype(np.uint8), out)
     return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
+def feather(mask: np.ndarray, k: int) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 1 inside the (H, W) 0/1 ``mask``, a ring fading outward over about ``k``
+    pixels (dilated by k, then blurred): none of what the mask covers is mixed with the background."""
+    mask = mask.astype(np.float32)
+    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return np.clip(np.maximum(mask, cv2.GaussianBlur(grown, (0, 0), k / 3)) * 1.02, 0, 1)

@@ -1,0 +1,72 @@
+"""Per-track smoothing over time of what the photometric stages measure on the original (SH lighting, skin
+colour statistics, grain level), reset on new tracks and on scene cuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+THUMB = (32, 18)
+CUT_THRESHOLD = 28.0  # mean absolute grey change (0-255) of a 32x18 thumbnail that reads as a scene cut
+
+
+def ema(previous: np.ndarray | float | None, value: np.ndarray | float, alpha: float):
+    """Exponential moving average: ``value`` when there is no previous value."""
+    if previous is None:
+        return value
+    return previous + alpha * (np.asarray(value) - previous) if isinstance(previous, np.ndarray) else \
+        previous + alpha * (value - previous)
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """A 32x18 grey thumbnail of a frame (for scene-cut detection)."""
+    small = cv2.resize(rgb, THUMB, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def is_cut(previous: np.ndarray | None, current: np.ndarray) -> bool:
+    """True when the frame differs from the previous one as after a cut (or there is no previous frame)."""
+    return previous is None or previous.shape != current.shape or \
+        float(np.abs(previous - current).mean()) > CUT_THRESHOLD
+
+
+@dataclass
+class TrackState:
+    """Smoothed measurements of one track; None until its first face."""
+
+    sh: np.ndarray | None = None
+    lab_mean: np.ndarray | None = None
+    lab_std: np.ndarray | None = None
+    grain: float | None = None
+
+
+@dataclass
+class TemporalStore:
+    """TrackState per track id. ``alpha``: weight of the newest measurement (1 = no smoothing)."""
+
+    alpha: float = 0.3
+    states: dict[int, TrackState] = field(default_factory=dict)
+    _thumb: np.ndarray | None = None
+
+    def new_frame(self, rgb: np.ndarray) -> bool:
+        """Call once per frame; forgets every track on a scene cut (returns True then)."""
+        thumb = thumbnail(rgb)
+        cut = is_cut(self._thumb, thumb)
+        self._thumb = thumb
+        if cut:
+            self.states.clear()
+        return cut
+
+    def forget(self, live_ids: set[int]) -> None:
+        for tid in [t for t in self.states if t not in live_ids]:
+            del self.states[tid]
+
+    def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float
+               ) -> TrackState:
+        """The track's state after this frame's measurements."""
+        s = self.states.setdefault(track_id, TrackState())
+        s.sh, s.lab_mean = ema(s.sh, sh, self.alpha), ema(s.lab_mean, lab_mean, self.alpha)
+        s.lab_std, s.grain = ema(s.lab_std, lab_std, self.alpha), ema(s.grain, grain, self.alpha)
+        return s

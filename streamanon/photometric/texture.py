@@ -1,0 +1,73 @@
+"""The albedo model: a PCA of de-lit face textures in the mesh's UV space (streamanon.photometric.uv).
+
+One albedo per track is sampled from it (seeded by the run's seed and the track id) and kept for the track's
+life: a face of nobody whose texture is stable by construction. Textures are linear RGB, each training face
+divided by its mean skin colour before the fit (``tone`` is the mean of those colours), so the components hold
+the face's structure (brows, lips, eyes, shading left over) rather than its skin tone, which the colour stage
+takes from the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class TextureModel:
+    """res: texture side; texels (D,) flat indices of the covered texels; mean (D, 3); components (k, D, 3);
+    std (k,) of each component's coefficient; tone (3,) mean linear skin colour of the training faces."""
+
+    res: int
+    texels: np.ndarray
+    mean: np.ndarray
+    components: np.ndarray
+    std: np.ndarray
+    tone: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return len(self.std)
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(path, res=self.res, texels=self.texels.astype(np.int32),
+                            mean=self.mean.astype(np.float16), components=self.components.astype(np.float16),
+                            std=self.std.astype(np.float32), tone=self.tone.astype(np.float32))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextureModel:
+        d = np.load(path)
+        return cls(int(d["res"]), d["texels"], d["mean"].astype(np.float32), d["components"].astype(np.float32),
+                   d["std"], d["tone"])
+
+    def coefficients(self, rng: np.random.Generator, scale: float = 0.6, clip: float = 2.0) -> np.ndarray:
+        """(k,) coefficients of a random face: normal, ``scale`` x the population's spread, clipped."""
+        return np.clip(rng.standard_normal(self.k), -clip, clip) * self.std * scale
+
+    def texture(self, coeffs: np.ndarray, fill: float = 1.0) -> np.ndarray:
+        """(res, res, 3) float32 linear albedo (relative to the mean skin colour) for ``coeffs``; uncovered
+        texels are ``fill``."""
+        flat = self.mean + np.tensordot(coeffs.astype(np.float32), self.components, 1)
+        tex = np.full((self.res * self.res, 3), fill, np.float32)
+        tex[self.texels] = np.clip(flat, 0.0, 4.0)
+        return tex.reshape(self.res, self.res, 3)
+
+    def project(self, textures: np.ndarray) -> np.ndarray:
+        """(B, k) coefficients of (B, D, 3) textures (least squares on the orthonormal components)."""
+        return np.tensordot(textures - self.mean, self.components, ([1, 2], [1, 2]))
+
+
+def fit_texture_model(textures: np.ndarray, texels: np.ndarray, res: int, tone: np.ndarray, k: int = 80
+                      ) -> tuple[TextureModel, np.ndarray]:
+    """PCA of (N, D, 3) textures; returns the model and the explained share of variance per component."""
+    x = textures.reshape(len(textures), -1).astype(np.float64)
+    mean = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    var = s ** 2 / (len(x) - 1)
+    k = min(k, len(vt))
+    comps = vt[:k].reshape(k, -1, 3)
+    model = TextureModel(res, texels, mean.reshape(-1, 3).astype(np.float32), comps.astype(np.float32),
+                         np.sqrt(var[:k]).astype(np.float32), np.asarray(tone, np.float32))
+    return model, var[:k] / var.sum()

@@ -1,0 +1,220 @@
+"""The photometric stages of the generated face: UV layout, lighting, colour, grain, temporal, switches,
+fail-closed."""
+
+import numpy as np
+import pytest
+
+from streamanon.faces.shape import ShapeModel
+from streamanon.generate import FaceGenerator, GenerateSettings
+from streamanon.models.engine import ENGINES_DIR
+from streamanon.photometric import stages as S
+from streamanon.photometric import uv as U
+from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats, transfer, typical
+from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, noise_texture
+from streamanon.photometric.relight import FLAT, fit_lighting, shading
+from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
+from streamanon.photometric.temporal import TemporalStore, ema
+from streamanon.types import Faces
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def model3d() -> np.ndarray:
+    sm = ShapeModel.load(ENGINES_DIR / "shape_model.npz")
+    return np.c_[sm.mean.reshape(-1, 2), sm.depth]
+
+
+def face_points(model3d: np.ndarray, size: float = 300.0, offset: float = 60.0) -> np.ndarray:
+    """(478, 2) frame landmarks of the model face, ``size`` px per crop side."""
+    return model3d[:, :2] * size + offset
+
+
+def test_uv_layout_covers_eyes_and_leaves_the_mouth_opening():
+    layout = U.default_layout()
+    assert ((layout.uv >= 0) & (layout.uv <= 1)).all()
+    used = set(np.unique(layout.tris))
+    assert {468, 473}.issubset(used)  # iris centres: the gaze is part of the texture
+    assert len(layout.mouth) == 20  # the inner lip contour, read from MediaPipe's lips
+    a, b, c = (layout.uv[layout.tris[:, k]] for k in range(3))
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    assert (cross > 0).all()  # one winding
+    inside_mouth = np.isin(layout.tris, layout.mouth).all(1)
+    assert not inside_mouth.any()
+    assert 0.4 < layout.skin.mean() < 0.8
+
+
+def test_lift_gives_normals_facing_the_camera_and_turning_with_the_head(model3d):
+    pts = face_points(model3d)
+    verts = U.lift(pts, model3d)
+    n = U.vertex_normals(verts, U.default_layout().tris)
+    assert np.mean(n[:, 2] < 0) > 0.95
+    # a yawed head: the nose tip's normal turns sideways
+    yaw = np.radians(30)
+    rot = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    turned = (model3d - model3d.mean(0)) @ rot.T
+    nt = U.vertex_normals(U.lift(turned[:, :2] * 300 + 200, model3d), U.default_layout().tris)
+    assert abs(nt[1, 0] - n[1, 0]) > 0.2
+
+
+def test_colour_transfer_moves_mean_and_spread_to_the_target():
+    rng = np.random.default_rng(0)
+    pale = np.clip(rng.normal([0.8, 0.7, 0.65], 0.03, (2000, 3)), 0, 1)
+    dark = np.clip(rng.normal([0.35, 0.22, 0.15], 0.04, (2000, 3)), 0, 1)
+    target = lab_stats(dark)
+    moved = lab_stats(transfer(pale, lab_stats(pale), target))
+    assert np.allclose(moved.mean, target.mean, atol=1.0)
+    assert np.allclose(moved.std, target.std, rtol=0.15, atol=0.3)
+    # a much wider spread (hair, beard) is followed only up to MAX_SPREAD_RATIO
+    wide = LabStats(target.mean, lab_stats(pale).std * 5)
+    capped = lab_stats(transfer(pale, lab_stats(pale), wide))
+    assert (capped.std <= lab_stats(pale).std * MAX_SPREAD_RATIO * 1.1).all()
+    # pixels far from the median colour (hair over the skin) are not typical
+    mixed = np.concatenate([dark, np.full((300, 3), 0.03)])
+    assert typical(mixed)[:2000].mean() > 0.95 and not typical(mixed)[2000:].any()
+
+
+def test_a_render_of_a_known_albedo_under_known_light_fits_back_to_that_light(model3d):
+    pts = face_points(model3d)
+    light = np.r_[1 / 0.282095, 0.35, -0.5, 0.9, np.zeros(5)]  # from the side (+x), a little from above
+    albedo = np.full((64, 64, 3), 1.0, np.float32)
+    rgb = np.full((500, 500, 3), 90, np.uint8)
+    p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0), 64))
+    p.sh = light
+    S.render(p, np.array([0.5, 0.35, 0.3], np.float32))
+    x0, y0, x1, y1 = p.roi
+    rgb[y0:y1, x0:x1][p.covered] = (p.render[p.covered] * 255).round().astype(np.uint8)
+    q = S.make_patch(rgb, pts, pts, model3d, 1, albedo, p.noise)
+    S.measure(q, S.PhotometricSettings(light_side=400))
+    u, v = light_direction(light), light_direction(q.sh)
+    angle = np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v)))
+    assert angle < 5.0
+    flat = S.PhotometricSettings(relight=False)
+    S.measure(q, flat)
+    assert np.array_equal(q.sh, FLAT)  # --no-relight: uniform light
+
+
+def test_fit_lighting_is_normalised_and_shading_is_clipped():
+    rng = np.random.default_rng(1)
+    n = rng.normal(size=(3000, 3))
+    n[:, 2] = -np.abs(n[:, 2])
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    true = np.r_[0.8, 0.1, -0.3, 0.2, np.zeros(5)]
+    rgb = np.repeat((sh_basis(n) @ true)[:, None], 3, 1) * 0.4
+    coeffs = fit_lighting(rgb, n)
+    assert sh_basis(n).mean(0) @ coeffs == pytest.approx(1.0, abs=0.03)  # mean over the inliers is 1
+    assert shading(n, coeffs * 100).max() <= 2.5
+    with pytest.raises(ValueError):
+        fit_lighting(rgb[:5], n[:5])
+
+
+def test_grain_reaches_the_target_detail_level():
+    rng = np.random.default_rng(2)
+    noise = noise_texture(rng, 256)
+    mask = np.ones((256, 256), bool)
+    base = np.full((256, 256), 120.0, np.float32)
+    target = 50.0
+    a = grain_amount(target, grey_laplacian_variance(base, mask), grey_laplacian_variance(noise, mask))
+    assert grey_laplacian_variance(base + a * noise, mask) == pytest.approx(target, rel=0.05)
+    assert grain_amount(1.0, 5.0, 1.0) == 0.0  # already above: nothing added
+
+
+def test_srgb_round_trip():
+    x = np.arange(256, dtype=np.uint8)
+    assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01
+
+
+def test_temporal_smoothing_and_reset_on_scene_cuts():
+    assert ema(None, 3.0, 0.3) == 3.0
+    assert ema(1.0, 2.0, 0.5) == 1.5
+    store = TemporalStore(alpha=0.5)
+    frame = np.full((72, 128, 3), 100, np.uint8)
+    assert store.new_frame(frame)  # the first frame starts a scene
+    s = store.smooth(1, np.ones(9), np.zeros(3), np.ones(3), 10.0)
+    s = store.smooth(1, 3 * np.ones(9), np.zeros(3), np.ones(3), 30.0)
+    assert np.allclose(s.sh, 2.0) and s.grain == pytest.approx(20.0)
+    assert not store.new_frame(frame + 3)  # the same scene: state kept
+    assert 1 in store.states
+    assert store.new_frame(255 - frame)  # a cut: every track starts again
+    assert not store.states
+    store.smooth(2, np.ones(9), np.zeros(3), np.ones(3), 1.0)
+    store.forget({3})
+    assert not store.states
+
+
+def test_refine_is_refused_while_no_engine_is_shipped():
+    with pytest.raises(ValueError, match="refine"):
+        GenerateSettings(refine=True)
+
+
+needs_texture = pytest.mark.skipif(not (ENGINES_DIR / "texture_model.npz").exists(),
+                                   reason="no texture model in engines/")
+
+
+@needs_texture
+def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_faces):
+    rgb, faces = frame_and_faces
+    gen = FaceGenerator(GenerateSettings())
+    out = rgb.copy()
+    assert gen.apply(out, faces) == 0
+    box = faces.boxes[0].astype(int)
+    cy, cx = (box[1] + box[3]) // 2, (box[0] + box[2]) // 2
+    assert np.abs(out[cy - 20:cy + 20, cx - 20:cx + 20].astype(int) - rgb[cy - 20:cy + 20, cx - 20:cx + 20]).mean() > 3
+    ms = gen.stage_ms()
+    assert all(ms[k] > 0 for k in S.STAGES)
+    off = FaceGenerator(GenerateSettings(colour=False, grain=False))
+    off.apply(rgb.copy(), faces)
+    assert off.stage_ms()["colour"] == 0 and off.stage_ms()["grain"] == 0
+    flat = FaceGenerator(GenerateSettings(relight=False))
+    assert flat.renderer.settings.relight is False
+    again = rgb.copy()
+    FaceGenerator(GenerateSettings()).apply(again, faces)
+    assert np.array_equal(again, out)  # same seed and track: the same face of nobody
+
+
+@needs_texture
+@pytest.mark.parametrize("stage", ["measure", "render", "colour", "grain", "compose"])
+def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
+    rgb, faces = frame_and_faces
+
+    def broken(*args):
+        raise RuntimeError(f"{stage} broke")
+
+    monkeypatch.setattr(S, stage, broken)
+    gen = FaceGenerator(GenerateSettings())
+    out = rgb.copy()
+    assert gen.apply(out, faces) == 1
+    box = faces.boxes[0].astype(int)
+    inner = (slice(box[1] + 5, box[3] - 5), slice(box[0] + 5, box[2] - 5))
+    # covered: the blur removed the face's detail
+    assert grey_laplacian_variance(out[inner].mean(-1), np.ones(out[inner].shape[:2], bool)) < \
+        0.2 * grey_laplacian_variance(rgb[inner].mean(-1), np.ones(rgb[inner].shape[:2], bool))
+
+
+@needs_texture
+def test_box_faces_are_blurred_not_rendered(frame_and_faces):
+    rgb, faces = frame_and_faces
+    nomesh = Faces(faces.boxes, np.full_like(faces.landmarks, np.nan), faces.track_ids, faces.coasting, faces.scores)
+    gen = FaceGenerator(GenerateSettings())
+    out = rgb.copy()
+    gen.apply(out, nomesh)
+    assert gen.renderer.faces == 0
+    assert not np.array_equal(out, rgb)
+
+
+def test_lab_stats_needs_pixels():
+    with pytest.raises(ValueError):
+        lab_stats(np.zeros((3, 3)))
+    s = LabStats(np.zeros(3), np.ones(3))
+    assert s.mean.shape == (3,)
+
+
+def test_cli_flags_reach_the_settings():
+    from streamanon.cli import _options, build_parser
+
+    args = build_parser().parse_args(["in.mp4", "out.mp4", "--no-relight", "--no-colour", "--no-temporal",
+                                      "--no-grain", "--no-refine"])
+    g = _options(args).generate
+    assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
+    g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
+    assert (g.variant, g.relight, g.colour, g.temporal, g.grain) == ("mesh", True, True, True, True)
