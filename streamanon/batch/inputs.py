@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import InputInvalid, InputNotFound
 from ..media.images import IMAGE_SUFFIXES
+from ..media.safe_paths import inside
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".ts", ".mts", ".m2ts", ".mpg",
                   ".mpeg", ".wmv", ".flv", ".3gp", ".mxf", ".nut", ".y4m")
@@ -43,7 +44,8 @@ def _walk(folder: Path, skip: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         r = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (r / d).resolve() != skip)
-        found += [r / f for f in sorted(files) if not f.startswith(".") and is_media(r / f)]
+        found += [r / f for f in sorted(files)
+                  if not f.startswith(".") and is_media(r / f) and inside(r / f, folder)]
     return found
 
 

@@ -44,7 +44,14 @@ class ShapeModel:
                                       if getattr(self, k) is not None})
 
     @classmethod
-    def load(cls, path: str | Path) -> ShapeModel:
+    def load(cls, path: str | Path, verify: bool = True) -> ShapeModel:
+        """Load an npz; ``verify``: first check its sha256 against the manifest.json of its folder (ModelError
+        when it is missing, altered or truncated). Tools that fit a new model load it with ``verify=False``."""
+        path = Path(path)
+        if verify:
+            from ..models.engine import verified_model
+
+            verified_model(path.name, path.parent)
         d = np.load(path)
         return cls(**{k: (d[k] if d[k].ndim else float(d[k])) for k in d.files})
 

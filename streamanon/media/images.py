@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputInvalid, InputNotFound, OutputError
+from .safe_paths import exclusive_temp, inside
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -18,7 +19,8 @@ def is_image(path: Path) -> bool:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image(p))
+    """The images of ``folder`` (not its subfolders; a link that leads out of the folder is skipped)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image(p) and inside(p, folder))
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -37,10 +39,12 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode image as {path.suffix}: {path}", path=str(path))
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    tmp = None
     try:
+        tmp = exclusive_temp(path)
         buf.tofile(str(tmp))
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror}", path=str(path)) from exc

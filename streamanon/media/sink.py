@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import EncodeError, OutputError
 from ..types import Frame
+from .safe_paths import exclusive_temp, same_file
 from .source import AudioPacket, VideoInfo, coded
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,9 @@ class EncodeSettings:
     options: dict | None = None
 
 
-def temporary_path(dst: Path) -> Path:
-    """A hidden sibling of ``dst`` with the same extension (the muxer is chosen from it)."""
-    return dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
-
-
 def check_output(dst: Path, src: Path | None, overwrite: bool) -> None:
     """Raise OutputError for an output we must not write."""
-    if src is not None and dst.resolve() == src.resolve():
+    if src is not None and same_file(dst, src):
         raise OutputError(f"output is the same file as the input: {dst}", path=str(dst))
     if not dst.parent.exists():
         raise OutputError(f"output folder does not exist: {dst.parent}", path=str(dst))
@@ -82,7 +78,7 @@ class VideoSink:
 
     def __init__(self, dst: str | os.PathLike, info: VideoInfo, settings: EncodeSettings, label: str | None = None):
         self.dst = Path(dst)
-        self.tmp = temporary_path(self.dst)
+        self.tmp: Path | None = None  # created when the container opens (files only)
         self.label = label or str(self.dst)  # how messages name the output
         self.info, self.settings = info, settings
         self.rotation = info.rotation
@@ -93,6 +89,10 @@ class VideoSink:
         self._start()
 
     def _open_container(self) -> av.container.OutputContainer:
+        try:
+            self.tmp = exclusive_temp(self.dst)
+        except OSError as exc:
+            raise OutputError(f"cannot create a file in {self.dst.parent}: {exc.strerror}", path=str(self.dst)) from exc
         return av.open(str(self.tmp), mode="w")
 
     def _start(self) -> None:
@@ -100,6 +100,8 @@ class VideoSink:
         try:
             self.container = self._open_container()
         except (av.error.FFmpegError, ValueError, OSError) as exc:
+            if self.tmp is not None:
+                self.tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {self.label}: {exc}", path=self.label) from exc
         try:
             self._add_video(self.settings)
@@ -215,4 +217,5 @@ class VideoSink:
             self.container.close()
         except Exception:  # noqa: BLE001 - already failing; the file goes away below
             pass
-        self.tmp.unlink(missing_ok=True)
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)

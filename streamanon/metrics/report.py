@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..media.safe_paths import exclusive_temp
 from .evaluate import FaceScores
 from .judges import EMBEDDING
 from .plots import bars_png, radar_png, strip_png
@@ -91,9 +92,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write next to the target then rename (no half-written reports)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = exclusive_temp(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
