@@ -82,7 +82,9 @@ class Lookahead:
                     self._interpolate(tid, prev, (n, box))
                 elif tid not in self._known:
                     self._backfill(tid, box, n)
-                elif prev is not None and n - prev[0] > 1 and not faces.has_mesh[i]:
+                elif prev is not None and n - prev[0] > (2 if faces.has_mesh[i] else 1):
+                    # a box track between two detections, or a face that got its mesh back (lost, or a fast
+                    # face that was a box track until now): the frames between were predictions
                     self._interpolate(tid, prev, (n, box))
                 if prev is not None and tid in self._filled:
                     self._refill(tid, prev, (n, box))
