@@ -33,6 +33,8 @@ def _session(model_bytes: bytes, width: int, height: int, threads: int):
         od[0].dim_value, od[2].dim_value, od[3].dim_value = 1, height // STRIDE, width // STRIDE
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # idle threads sleep instead of spinning: the decoder, mesh and encoder threads need those cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])

@@ -34,6 +34,7 @@ def _session(path: Path | bytes, threads: int):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting between frames
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
     return ort.InferenceSession(path if isinstance(path, bytes) else str(path), opts, providers=providers)
 
