@@ -85,3 +85,20 @@ def test_an_altered_or_truncated_shape_model_is_refused(tmp_path):
         with pytest.raises(ModelError, match="sha256"):
             ShapeModel.load(tmp_path / name)
     shutil.rmtree(tmp_path)
+
+
+def test_a_rerun_removes_what_a_killed_run_left_and_spares_live_runs(tmp_path):
+    import subprocess
+
+    from streamanon.media.safe_paths import remove_stale
+
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid is free
+    dead.wait()
+    left = tmp_path / f".out.partial-{dead.pid}-abc123.mp4"
+    left.write_bytes(b"half a file")
+    live = tmp_path / f".out.partial-{os.getpid()}-def456.mp4"
+    live.write_bytes(b"being written")
+    other = tmp_path / f".other.partial-{dead.pid}-abc123.mp4"
+    other.write_bytes(b"another output's")
+    assert remove_stale(tmp_path / "out.mp4") == [left]
+    assert not left.exists() and live.exists() and other.exists()
