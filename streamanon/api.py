@@ -87,12 +87,16 @@ def anonymize_video(src: str | os.PathLike, dst: str | os.PathLike, options: Opt
         raise InputNotFound(f"input not found: {src}", path=str(src))
     check_output(dst, src, options.overwrite)
     cover = make_cover(options.cover, options.generate)  # fails early (model missing) before any file exists
-    with VideoSource(src, audio=options.encode.audio) as source:
-        check_output(dst, src, options.overwrite)
-        if on_open:
-            on_open(source)
-        run_pipeline(source, VideoSink(dst, source.info, options.encode), cover, options, stats, stop=stop,
-                     progress=progress)
+    analyzer = FaceAnalyzer(options.analysis)  # so does the detector (model missing or altered)
+    try:
+        with VideoSource(src, audio=options.encode.audio) as source:
+            check_output(dst, src, options.overwrite)
+            if on_open:
+                on_open(source)
+            run_pipeline(source, VideoSink(dst, source.info, options.encode), cover, options, stats, stop=stop,
+                         progress=progress, analyzer=analyzer)
+    finally:
+        analyzer.close()
     if stop is not None and stop.is_set():
         stats.interrupted = True
         exc = Interrupted(f"interrupted after {stats.frames} frames; {dst} holds them", path=str(dst))
@@ -129,7 +133,11 @@ def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, sta
             progress(frame, stats)
 
     own = analyzer is None
-    analyzer = analyzer or FaceAnalyzer(options.analysis)
+    try:
+        analyzer = analyzer or FaceAnalyzer(options.analysis)
+    except BaseException:  # nothing was written: no temporary file stays behind
+        sink.close(ok=False)
+        raise
     ok = False
     try:
         pace = live is None and getattr(sink, "rtsp", False)  # a file pushed to a server goes at its own rate
@@ -141,6 +149,8 @@ def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, sta
         raise
     finally:
         stats.reconnects = getattr(source, "reconnects", 0) + getattr(sink, "reconnects", 0)
+        stats.corrupt_packets = getattr(source, "corrupt_packets", 0)
+        stats.truncated = getattr(source, "truncated", None)
         stats.face_stage_ms = face_stage_ms(cover)
         sink.close(ok=ok)
         if own:

@@ -10,6 +10,7 @@ the frames before its first detection). A face the detector stops finding is cov
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
 from .track import BoxPath, KalmanPoints, NoFilter, Track, containment, greedy_match, iou
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,6 +129,7 @@ class FaceAnalyzer:
         self._since_detect = 10**9
         self._emitted: set[int] = set()
         self.total_tracks = 0  # distinct track ids ever output
+        self.mesh_errors = 0
         self.measured: set[int] = set()
         self.priors: dict[int, tuple[int, np.ndarray]] = {}
         self._candidates = np.zeros((0, 4), np.float32)  # weak unmatched regions of the last detector run
@@ -275,7 +279,7 @@ class FaceAnalyzer:
         center, size = _box_center_size(box)
         if box[3] - box[1] < self.settings.mesh_min:
             return None
-        return self.mesh.estimate(rgb, center, 2.0 * size)
+        return self._estimate(self.mesh, rgb, center, 2.0 * size)
 
     def _may_skip_mesh(self, t: Track) -> bool:
         """A face meshed on the last frame, moving slowly, on its off-frame of ``mesh_every``."""
@@ -294,7 +298,18 @@ class FaceAnalyzer:
         if not t.has_mesh:
             return None
         center, size = _box_center_size(t.box())
-        return self._mesher(t.id).estimate(rgb, center, 1.6 * size, roll_degrees(t.points))
+        return self._estimate(self._mesher(t.id), rgb, center, 1.6 * size, roll_degrees(t.points))
+
+    def _estimate(self, mesher: MeshEstimator, *args) -> np.ndarray | None:
+        """The mesh, or None when MediaPipe fails (fail closed: the face stays a box track, covered from its
+        box). Counted in ``mesh_errors``, logged once."""
+        try:
+            return mesher.estimate(*args)
+        except Exception as exc:
+            if not self.mesh_errors:
+                log.warning("face mesh failed (%s); faces are covered from their boxes", exc)
+            self.mesh_errors += 1
+            return None
 
     def _mesher(self, track_id: int) -> MeshEstimator:
         """The track's own tracking-mode estimator (from the spares, or new), or the shared static one."""
