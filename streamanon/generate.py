@@ -27,6 +27,7 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
+from .photometric.features import iris_colour
 from .photometric.grain import noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.texture import TextureModel
@@ -87,6 +88,7 @@ class TrackIdentity:
     coords: np.ndarray
     noise: np.ndarray
     albedo: np.ndarray | None = None
+    iris: np.ndarray | None = None
 
 
 class FaceGenerator:
@@ -116,7 +118,7 @@ class FaceGenerator:
                 self._identity[track_id] = TrackIdentity(coords, noise)
             else:
                 albedo = self.texture.texture(self.texture.coefficients(rng))
-                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo)
+                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, iris_colour(rng))
         return self._identity[track_id]
 
     def forget(self, live_ids: set[int]) -> None:
@@ -150,7 +152,7 @@ class FaceGenerator:
         m, target, ident = self.new_geometry(landmarks, track_id)
         target = transform(target, cv2.invertAffineTransform(m))
         self.renderer.seconds["geometry"] += time.perf_counter() - t0
-        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise)
+        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.iris)
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per rendered face of each photometric stage (empty for the ONNX variants)."""

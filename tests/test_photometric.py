@@ -119,6 +119,29 @@ def test_grain_reaches_the_target_detail_level():
     assert grain_amount(1.0, 5.0, 1.0) == 0.0  # already above: nothing added
 
 
+def test_eyes_follow_the_new_iris_landmarks_and_an_open_mouth_shows_teeth(model3d):
+    from streamanon.photometric.features import draw_eyes, draw_mouth, eye_indices
+
+    pts = face_points(model3d, size=600)
+    image = np.full((600, 600, 3), 0.5, np.float32)
+    draw_eyes(image, pts, np.array([0.3, 0.2, 0.1], np.float32), 1.0)
+    for eye in eye_indices():
+        cx, cy = np.round(pts[eye.centre]).astype(int)
+        assert image[cy, cx].max() < 0.1  # the pupil sits at the iris landmark
+    opened = pts.copy()
+    lower = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened[lower, 1] += 40  # jaw down: the mouth opens
+    mouth = np.full((600, 600, 3), 0.5, np.float32)
+    draw_mouth(mouth, opened, 300.0, 1.0)
+    x, y = np.round(opened[13] + (0, 5)).astype(int)
+    assert mouth[y, x].min() > 0.6  # upper teeth under the upper lip
+    x, y = np.round(opened[14] - (0, 5)).astype(int)
+    assert mouth[y, x].max() < 0.3  # dark further in
+    closed = np.full((600, 600, 3), 0.5, np.float32)
+    draw_mouth(closed, pts, 300.0, 1.0)
+    assert np.abs(closed - 0.5).max() < 0.5
+
+
 def test_srgb_round_trip():
     x = np.arange(256, dtype=np.uint8)
     assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01
@@ -173,7 +196,7 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
 
 
 @needs_texture
-@pytest.mark.parametrize("stage", ["measure", "render", "colour", "grain", "compose"])
+@pytest.mark.parametrize("stage", ["measure", "render", "colour", "features", "grain", "compose"])
 def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
     rgb, faces = frame_and_faces
 

@@ -61,7 +61,8 @@ def delit_texture(rgb: np.ndarray, pts: np.ndarray, res: int) -> tuple[np.ndarra
     colour = np.median(albedo[skin], axis=0)
     if (colour <= 1e-3).any():
         return None
-    return (albedo / colour).reshape(res, res, 3).astype(np.float32), (valid & covered.ravel()).reshape(res, res), colour
+    texture = (albedo / colour).reshape(res, res, 3).astype(np.float32)
+    return texture, (valid & covered.ravel()).reshape(res, res), colour
 
 
 def main() -> int:

@@ -104,8 +104,13 @@ METHODS: list[Method] = [
     ours("pixelate", "pixelate"),
     ours("mask", "mask"),
     deface("deface", "--replacewith", "blur"),
-    ours("generate", "generate"),  # ours (issue 3): identity-safe dense landmarks
-    ours("generate-plain", "generate", generate={"swap": False}),  # ablation: plain dense landmarks
+    ours("generate", "generate"),  # ours (issue 10): textured mesh, identity-safe geometry, photometric stages
+    ours("generate-no-relight", "generate", generate={"relight": False}),  # ablations of the stages
+    ours("generate-no-colour", "generate", generate={"colour": False}),
+    ours("generate-no-grain", "generate", generate={"grain": False}),
+    ours("generate-no-temporal", "generate", generate={"temporal": False}),
+    ours("generate-dense", "generate", generate={"variant": "dense"}),  # issue 3's 128 px ONNX generator
+    ours("generate-plain", "generate", generate={"variant": "dense", "swap": False}),  # ablation: plain dense landmarks
     ours("generate-sparse", "generate", generate={"variant": "sparse"}),  # ablation: 7 keypoints
 ]
 

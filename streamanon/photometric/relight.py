@@ -38,7 +38,11 @@ def fit_lighting(linear_rgb: np.ndarray, normals: np.ndarray, order: int = 2) ->
 
 def shading(normals: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
     """(K,) shading of unit normals (K, 3) under (9,) coefficients, clipped to a plausible range."""
-    return np.clip(sh_basis(normals) @ coeffs, *SHADING_RANGE)
+    if np.any(coeffs[4:]):
+        s = sh_basis(normals) @ coeffs
+    else:  # first order only: no (K, 9) basis
+        s = 0.282095 * coeffs[0] + 0.488603 * (normals @ coeffs[[3, 1, 2]].astype(normals.dtype))
+    return np.clip(s, *SHADING_RANGE)
 
 
 FLAT = np.r_[1 / 0.282095, np.zeros(8)]  # uniform light: shading 1 everywhere (the --no-relight ablation)

@@ -22,15 +22,17 @@ from ..masks import region_of
 from . import uv as U
 from .blend import feather, laplacian_blend
 from .colour import LabStats, lab_stats, transfer, typical
+from .features import IRIS_PALETTE, draw_eyes, draw_mouth
 from .grain import grain_amount, grey_laplacian_variance
 from .relight import FLAT, fit_lighting, shading
-from .sh import linear_to_srgb, srgb_to_linear
+from .sh import linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore
 
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
+SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 8.0  # grain amplitude cap (0-255): a bearded original's detail is not to be matched with noise
-STAGES = ("geometry", "measure", "temporal", "render", "colour", "grain", "compose")
+STAGES = ("geometry", "measure", "temporal", "render", "colour", "features", "grain", "compose")
 
 
 @dataclass
@@ -68,6 +70,7 @@ class FacePatch:
     albedo: np.ndarray  # (R, R, 3) linear, relative to the skin colour
     noise: np.ndarray  # (NOISE_RES, NOISE_RES) unit grain in UV space
     size: float  # the face's size in pixels
+    iris: np.ndarray = field(default_factory=lambda: IRIS_PALETTE[1].copy())  # (3,) sRGB iris colour
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
     detail: float = 0.0
@@ -80,7 +83,8 @@ class FacePatch:
 
 
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
-               albedo: np.ndarray, noise: np.ndarray, margin: float = 0.25) -> FacePatch:
+               albedo: np.ndarray, noise: np.ndarray, iris: np.ndarray | None = None, margin: float = 0.25
+               ) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
     both = np.concatenate([own[:, :2], target[:, :2]])
     lo, hi = both.min(0), both.max(0)
@@ -91,7 +95,10 @@ def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.n
     shift = np.array([x0, y0], np.float64)
     own3 = U.lift(own[:, :2] - shift, model)
     tgt3 = U.lift(target[:, :2] - shift, model)
-    return FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, float((hi - lo).max()))
+    p = FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, float((hi - lo).max()))
+    if iris is not None:
+        p.iris = iris
+    return p
 
 
 def _raster(points: np.ndarray, shape: tuple[int, int]) -> tuple[U.Raster, np.ndarray]:
@@ -120,8 +127,8 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     pixels = small.reshape(-1, 3)[raster.pixels[skin]]
     keep = typical(pixels.astype(np.float32) / 255.0)  # hair, beard, glasses left out
     pixels = pixels[keep]
-    p.sh = fit_lighting(srgb_to_linear(pixels), _pixel_normals(raster, normals)[skin][keep]) if settings.relight \
-        else FLAT.copy()
+    normals = _pixel_normals(raster, normals)[skin][keep]
+    p.sh = fit_lighting(srgb_to_linear(pixels), normals, SH_ORDER) if settings.relight else FLAT.copy()
     p.lab = lab_stats(pixels.astype(np.float32) / 255.0)
     mask = raster.mask(U.default_layout().skin).astype(np.uint8)
     if f != 1.0:
@@ -135,6 +142,16 @@ def smooth(p: FacePatch, store: TemporalStore) -> None:
     p.sh, p.lab, p.detail = s.sh, LabStats(s.lab_mean, s.lab_std), s.grain
 
 
+def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
+                     limit: int = 4000) -> np.ndarray:
+    """(K,) factor that moves the light one reads off a render (a first-order fit over its skin, biased by the
+    albedo's own shading) to ``sh``: shading(sh) / shading(read), clipped to [0.5, 2]."""
+    idx = np.flatnonzero(skin)
+    idx = idx[np.linspace(0, len(idx) - 1, min(limit, len(idx))).astype(int)]
+    read = fit_lighting(linear[idx], normals[idx], order=1)
+    return np.clip(shading(normals, sh) / shading(normals, read), 0.5, 2.0).astype(np.float32)
+
+
 def render(p: FacePatch, tone: np.ndarray) -> None:
     """The albedo on the new geometry, shaded by its own normals under the patch's SH lighting; the mouth
     opening (inner lip contour) in a dark mouth colour."""
@@ -143,22 +160,34 @@ def render(p: FacePatch, tone: np.ndarray) -> None:
     raster, normals = _raster(p.target, (h, w))
     p.uv = raster.interpolate(layout.uv, layout.tris)
     albedo = U.sample(p.albedo, p.uv)
-    shade = shading(_pixel_normals(raster, normals), p.sh)
+    pixel_normals = _pixel_normals(raster, normals)
+    shade = shading(pixel_normals, p.sh)
+    face = albedo.reshape(-1, 3) * tone * shade[:, None]
+    if not np.array_equal(p.sh, FLAT):
+        face *= light_correction(face, pixel_normals, layout.skin[raster.tri], p.sh)[:, None]
     lin = np.zeros((h * w, 3), np.float32)
-    lin[raster.pixels] = albedo.reshape(-1, 3) * tone * shade[:, None]
+    lin[raster.pixels] = face
     mouth = np.zeros((h, w), np.uint8)
     cv2.fillPoly(mouth, [np.round(p.target[layout.mouth, :2] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
     face = raster.mask()
     mouth = mouth.astype(bool) & ~face
     lin[mouth.ravel()] = MOUTH_ALBEDO * tone * 0.6
     p.raster, p.covered, p.skin = raster, face | mouth, raster.mask(layout.skin)
-    p.render = (linear_to_srgb(lin) / 255.0).astype(np.float32).reshape(h, w, 3)
+    p.render = linear_to_srgb_fast(lin).reshape(h, w, 3)
 
 
 def colour(p: FacePatch) -> None:
     """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike)."""
     source = lab_stats(p.render[p.skin])
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
+
+
+def features(p: FacePatch) -> None:
+    """Eyes (sclera, the track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening
+    (dark, upper teeth when open), at the brightness of the original's skin."""
+    light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
+    draw_eyes(p.render, p.target, p.iris, light)
+    draw_mouth(p.render, p.target, p.size, light)
 
 
 def grain(p: FacePatch) -> None:
@@ -181,7 +210,7 @@ def compose(p: FacePatch) -> None:
     for pts in (p.own, p.target):
         cv2.fillPoly(cover, [np.round(pts[FACE_OVAL, :2]).astype(np.int32)], 1)
     cover |= p.covered.astype(np.uint8)
-    k = max(3, int(0.04 * p.size) | 1)
+    k = max(3, int(0.025 * p.size) | 1)
     cover = cv2.dilate(cover, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(np.float32)
     soft = feather(cover, k)
     f = min(1.0, 48.0 / max(p.size, 1.0))  # blur at about 48 px across the face: cheap at any size
@@ -216,10 +245,10 @@ class FaceRenderer:
         self.seconds[stage] += time.perf_counter() - t0
 
     def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-              noise: np.ndarray) -> FacePatch:
+              noise: np.ndarray, iris: np.ndarray | None = None) -> FacePatch:
         """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
         t0 = time.perf_counter()
-        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise)
+        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, iris)
         self.seconds["geometry"] += time.perf_counter() - t0
         s = self.settings
         self._timed("measure", measure, p, s)
@@ -227,6 +256,7 @@ class FaceRenderer:
         self._timed("render", render, p, self.tone)
         if s.colour:
             self._timed("colour", colour, p)
+        self._timed("features", features, p)
         if s.grain:
             self._timed("grain", grain, p)
         self._timed("compose", compose, p)

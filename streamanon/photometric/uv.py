@@ -117,9 +117,9 @@ def rasterise(points: np.ndarray, tris: np.ndarray, shape: tuple[int, int], dept
     triangles are drawn last and win; ``cull`` (T,) bool: triangles left out (e.g. facing away)."""
     pts = points[:, :2].astype(np.float64)
     corners = pts[tris]  # (T, 3, 2)
-    mat = np.concatenate([corners.transpose(0, 2, 1), np.ones((len(tris), 1, 3))], 1)  # columns: corners
-    det = np.linalg.det(mat)
-    ok = np.abs(det) > 1e-6
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    den = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+    ok = np.abs(den) > 1e-6
     if cull is not None:
         ok &= ~cull
     order = np.flatnonzero(ok)
@@ -131,11 +131,13 @@ def rasterise(points: np.ndarray, tris: np.ndarray, shape: tuple[int, int], dept
         cv2.fillConvexPoly(index, fixed[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
     flat = np.flatnonzero(index)
     tri = index.ravel()[flat] - 1
-    inv = np.zeros_like(mat)
-    inv[ok] = np.linalg.inv(mat[ok])
     ys, xs = np.divmod(flat, shape[1])
-    p = np.stack([xs, ys, np.ones_like(xs)], 1).astype(np.float64)
-    bary = np.clip(np.einsum("kij,kj->ki", inv[tri], p), 0.0, 1.0)
+    inv_den = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)[tri]
+    a, u, v = corners[tri, 0], e1[tri], e2[tri]
+    dx, dy = xs - a[:, 0], ys - a[:, 1]
+    wb = (dx * v[:, 1] - v[:, 0] * dy) * inv_den
+    wc = (u[:, 0] * dy - dx * u[:, 1]) * inv_den
+    bary = np.clip(np.stack([1 - wb - wc, wb, wc], 1), 0.0, 1.0)
     bary /= np.maximum(bary.sum(1, keepdims=True), 1e-9)
     return Raster(shape, flat, tri, bary.astype(np.float32))
 
