@@ -9,6 +9,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 __version__ = "0.1.0"
 
-from .api import Anonymizer, Options, anonymize_images, anonymize_video  # noqa: E402
-
 __all__ = ["Anonymizer", "Options", "anonymize_images", "anonymize_video", "__version__"]
+
+
+def __getattr__(name: str):
+    """The API on first use: ``import streamanon`` (and ``python -m streamanon`` up to its signal handlers)
+    stays light; the libraries load when the API is touched."""
+    if name in __all__:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'streamanon' has no attribute {name!r}")

@@ -59,6 +59,15 @@ def make_cover(settings: CoverSettings, generate=None):
 
 # from this many faces covered from their boxes on one frame, they are covered together (cover_boxes)
 MANY_BOXES = 8
+# a coasting box (a prediction, a path between two detections, a backfill) is covered this much wider
+COAST_MARGIN = 1.15
+
+
+def widened(boxes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``boxes`` (N, 4) scaled about their centres by ``factors`` (N,)."""
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) / 2 * np.asarray(factors, np.float32)[:, None]
+    return np.concatenate([c - half, c + half], 1)
 
 
 def cover_boxes(rgb: np.ndarray, boxes: np.ndarray, method, scale: float = 1.3) -> None:
@@ -102,7 +111,8 @@ def cover_faces(rgb: np.ndarray, faces: Faces, settings: CoverSettings) -> int:
     together = by_box.sum() >= MANY_BOXES
     if together:
         try:
-            cover_boxes(rgb, faces.boxes[by_box], method, settings.mask_scale)
+            cover_boxes(rgb, widened(faces.boxes[by_box], np.where(faces.coasting[by_box], COAST_MARGIN, 1.0)),
+                        method, settings.mask_scale)
         except Exception as exc:  # fail closed: each face on its own below
             log.warning("covering %d faces together failed (%s)", int(by_box.sum()), exc)
             together = False

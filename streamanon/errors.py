@@ -32,7 +32,11 @@ class NoVideoStream(StreamanonError, ValueError):
 
 
 class InputTruncated(StreamanonError, ValueError):
-    """The input ends or breaks before all the frames its header announces."""
+    """The input has a video stream but not one decodable frame (a pipe: it broke off).
+
+    A file that ends or breaks before the frames its header announces is not an error: as ffmpeg does, its
+    decodable frames are written, and ``Stats.truncated`` and ``Stats.corrupt_packets`` say what was missing.
+    """
 
     exit_code = 6
 
@@ -63,6 +67,10 @@ class Interrupted(StreamanonError):
 EXIT_SIGTERM = 143
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM before the CLI's own handlers are in place (while the libraries load)."""
+
+
 def report(exc: BaseException, prog: str = "streamanon") -> int:
     """Print one line on stderr for ``exc`` and return the exit code the CLI ends with (never a traceback)."""
     import sys
@@ -72,6 +80,6 @@ def report(exc: BaseException, prog: str = "streamanon") -> int:
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         print(f"{prog}: error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else 130
     print(f"{prog}: error: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
     return 1

@@ -211,20 +211,24 @@ def _kept_case(name: str, work: Path, src: Path, cmd_args: list, child: str, exp
     return _finish(name, expected, ok, notes, t0)
 
 
-def _signal_case(name: str, work: Path, sig: int, delay: float, stride: int) -> Outcome:
-    """Send ``sig`` ``delay`` s after start. SIGINT/SIGTERM: exit 130/143 and the frames so far, playable and
-    covered (or no output at all when no frame was done). SIGKILL: nothing at the output name; a rerun
-    removes the temporary file the killed run left."""
+def _signal_case(name: str, work: Path, sig: int, delay: float, stride: int, starting: bool) -> Outcome:
+    """Send ``sig`` ``delay`` s after start (``starting``: while the libraries load) or after the output file
+    appeared. SIGINT/SIGTERM: exit 130/143 and the frames so far, playable and covered (or no output at all
+    when no frame was done). SIGKILL: nothing at the output name; a rerun removes the temporary file the
+    killed run left."""
     t0 = time.monotonic()
     out_dir = _fresh(work / name)
     out = out_dir / "out.mp4"
     p = subprocess.Popen(_cli([SAMPLE, out, "-y", "-q", "--method", "generate"]), stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True, cwd=out_dir, env=_env())
+    while not starting and not _temporaries(out_dir) and p.poll() is None and time.monotonic() - t0 < 300:
+        time.sleep(0.05)
     time.sleep(delay)
     p.send_signal(sig)
-    _, err = p.communicate(timeout=120)
+    _, err = p.communicate(timeout=300)
     lines = [x for x in err.splitlines() if x.strip()]
-    notes = [f"signal at {delay:.1f} s", f"exit {p.returncode}", f"{len(lines)} stderr line(s)"]
+    when = "while starting" if starting else "after the output opened"
+    notes = [f"signal {delay:.1f} s {when}", f"exit {p.returncode}", f"{len(lines)} stderr line(s)"]
     if sig == signal.SIGKILL:
         left = _temporaries(out_dir)
         ok = p.returncode == -signal.SIGKILL and not out.exists()
@@ -407,10 +411,12 @@ def run(cases: list[str], work: Path, seed: int, stride: int) -> list[Outcome]:
         "rtsp-stall": lambda: _rtsp_stall(work),
         "rtsp-stall-midstream": lambda: _rtsp_stall_midstream(work, stride),
     }
-    for i in range(3):
+    for i in range(3):  # the first while the libraries load, the others at random points of the run
         for sig, tag in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm"), (signal.SIGKILL, "sigkill")):
-            delay = rng.uniform(1.0, 8.0)
-            table[f"{tag}-{i + 1}"] = lambda s=sig, d=delay, n=f"{tag}-{i + 1}": _signal_case(n, work, s, d, stride)
+            start = i == 0
+            delay = rng.uniform(0.2, 1.0) if start else rng.uniform(0.2, 4.0)
+            table[f"{tag}-{i + 1}"] = lambda s=sig, d=delay, n=f"{tag}-{i + 1}", st=start: _signal_case(
+                n, work, s, d, stride, st)
     results = []
     for name in cases or list(table):
         if name not in table:

@@ -76,6 +76,9 @@ MAX_COAST_GROWTH = 1.5
 KEEP_RATIO = 0.3
 # a detection down to this share of the threshold starts a track when the run before found one there too
 CONFIRM_RATIO = 0.5
+# a half-resolution detector run counts a miss only for regions this tall (px) or more: smaller faces are
+# left to the full runs
+HALF_MIN = 48
 
 
 def detection_region(box: np.ndarray) -> np.ndarray:
@@ -132,8 +135,8 @@ class FaceAnalyzer:
         self.mesh_errors = 0
         self.measured: set[int] = set()
         self.priors: dict[int, tuple[int, np.ndarray]] = {}
-        self._candidates = np.zeros((0, 4), np.float32)  # weak unmatched regions of the last detector run
-        self._last_run_gap = 0  # frames since the detector's last run
+        self._candidates: list[tuple[int, np.ndarray]] = []  # (frame, region) of weak unmatched detections
+        self._half_done = False  # the half-resolution run between two full runs is done
         self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
         self.detected = False
         self.frame_shape: tuple[int, int] = (0, 0)
@@ -142,7 +145,8 @@ class FaceAnalyzer:
         """Forget all tracks (a new scene, or the next unrelated image)."""
         self.tracks = []
         self._since_detect = 10**9
-        self._candidates = np.zeros((0, 4), np.float32)
+        self._half_done = False
+        self._candidates = []
         self._release_meshes()
 
     def _new_filter(self, points: np.ndarray):
@@ -156,12 +160,18 @@ class FaceAnalyzer:
         self._next_id += 1
         return t
 
-    def _due(self) -> bool:
+    def _due(self) -> str | None:
+        """"full" (the whole frame at up to detect_side), "half" (at half that resolution: a quarter of the
+        cost, for the faces of HALF_MIN px and more, midway between two full runs when k >= 6) or None."""
         k = self.settings.detect_every
         if self._since_detect >= k:
-            return True
+            return "full"
         lost = any(t.misses > 0 and t.extra.get("missed_runs", 0) == 0 for t in self.tracks)
-        return lost and self._since_detect >= (k + 1) // 2
+        if lost and self._since_detect >= (k + 1) // 2:
+            return "full"
+        if k >= 6 and not self._half_done and self._since_detect >= k // 2:
+            return "half"
+        return None
 
     def analyze(self, rgb: np.ndarray) -> Faces:
         s = self.settings
@@ -173,7 +183,6 @@ class FaceAnalyzer:
                 t.misses += 1
         self._frame += 1
         self._since_detect += 1
-        self._last_run_gap += 1
         self.measured = set()
         self.priors = {}
         skip = [self._may_skip_mesh(t) for t in self.tracks]
@@ -181,10 +190,14 @@ class FaceAnalyzer:
         for t, sk, pts in zip(self.tracks, skip, meshed):
             if t.has_mesh and pts is None and not sk:
                 t.misses += 1  # lost by its mesh: coasting until the detector finds it again
-        self.detected = self._due()
-        if self.detected:  # weak detections only confirm tracks; new tracks need the threshold
-            det_boxes, det_scores = self.detector.detect(rgb, threshold=s.threshold * KEEP_RATIO)
-            self._since_detect = 0
+        run = self._due()
+        self.detected = run is not None
+        if run:  # weak detections only confirm tracks; new tracks need the threshold
+            side = s.detect_side if run == "full" else max(64, min(s.detect_side, max(rgb.shape[:2])) // 2)
+            det_boxes, det_scores = self.detector.detect(rgb, threshold=s.threshold * KEEP_RATIO, max_side=side)
+            self._half_done = run == "half"
+            if run == "full":
+                self._since_detect = 0
         else:
             det_boxes, det_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
         regions = np.array([detection_region(b) for b in det_boxes], np.float32).reshape(-1, 4)
@@ -205,7 +218,7 @@ class FaceAnalyzer:
                 t.filter.update(pts)
                 continue
             if d is None:
-                if self.detected:
+                if self.detected and (run == "full" or t.box()[3] - t.box()[1] >= HALF_MIN):
                     t.extra["missed_runs"] = t.extra.get("missed_runs", 0) + 1
                     t.misses += 0 if t.has_mesh else 1
                 continue
@@ -227,7 +240,7 @@ class FaceAnalyzer:
 
         starts = [d for d in range(len(det_boxes)) if d not in matched_det and det_scores[d] >= s.threshold]
         if self.detected:
-            starts += self._confirmed(regions, det_scores, matched_det)
+            starts += self._confirmed(regions, det_scores, matched_det, run)
         for d in starts:
             pts = self._mesh_new(rgb, det_boxes[d])
             if pts is not None:
@@ -250,21 +263,25 @@ class FaceAnalyzer:
         self._release_meshes({t.id for t in self.tracks})
         return self._faces()
 
-    def _confirmed(self, regions: np.ndarray, scores: np.ndarray, matched: set[int]) -> list[int]:
-        """Weak detections (CONFIRM_RATIO x the threshold or more) that also were candidates on the last
-        detector run; this run's other weak detections become the next candidates. ``_prior_of`` maps each
-        confirmed detection to (frames ago, candidate region)."""
+    def _confirmed(self, regions: np.ndarray, scores: np.ndarray, matched: set[int], run: str) -> list[int]:
+        """Weak detections (CONFIRM_RATIO x the threshold or more) near a candidate: a weak detection of the
+        last detector interval. This run's other weak detections become candidates; a half-resolution run
+        keeps the older candidates too (it does not see the small faces). ``_prior_of`` maps each confirmed
+        detection to (frames ago, candidate region)."""
         s = self.settings
         weak = [d for d in range(len(regions)) if d not in matched
                 and s.threshold * CONFIRM_RATIO <= scores[d] < s.threshold]
         self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
-        if weak and len(self._candidates):
-            reach = max(2.5, 0.75 * self._last_run_gap)  # a small face may move half its size a frame
-            pairs = greedy_match(association(self._candidates, regions[weak], reach), min_score=0.2)
-            for c, w in pairs:
-                self._prior_of[weak[w]] = (self._last_run_gap, self._candidates[c].copy())
-        self._candidates = regions[[d for d in weak if d not in self._prior_of]].reshape(-1, 4)
-        self._last_run_gap = 0
+        recent = [(f, b) for f, b in self._candidates if self._frame - f <= s.detect_every]
+        used: set[int] = set()
+        if weak and recent:
+            reach = max(2.5, 0.75 * (self._frame - min(f for f, _ in recent)))  # a small face may move half
+            boxes = np.array([b for _, b in recent], np.float32)  # its size a frame
+            for c, w in greedy_match(association(boxes, regions[weak], reach), min_score=0.2):
+                self._prior_of[weak[w]] = (self._frame - recent[c][0], recent[c][1].copy())
+                used.add(c)
+        kept = [x for c, x in enumerate(recent) if c not in used] if run == "half" else []
+        self._candidates = kept + [(self._frame, regions[d].copy()) for d in weak if d not in self._prior_of]
         return list(self._prior_of)
 
     def _hit(self, t: Track, score: float | None) -> None:

@@ -91,12 +91,15 @@ class CenterFace:
             self._sessions[key] = _session(self._bytes, w, h, self.threads)
         return self._sessions[key]
 
-    def detect(self, rgb: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def detect(self, rgb: np.ndarray, threshold: float | None = None, max_side: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces of ``rgb``; ``max_side`` overrides the instance's (a cheaper, coarser run)."""
         from .detect import nms
 
         h, w = rgb.shape[:2]
-        s, iw, ih = input_size(w, h, self.max_side)
-        img = rgb if s == 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        s, iw, ih = input_size(w, h, max_side or self.max_side)
+        img = rgb if s == 1.0 else cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))),
+                                              interpolation=cv2.INTER_AREA)  # a 4000x1 frame stays 1 row
         x = np.zeros((1, 3, ih, iw), np.float32)
         x[0, :, :img.shape[0], :img.shape[1]] = img.transpose(2, 0, 1)
         with self._lock:
