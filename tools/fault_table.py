@@ -220,7 +220,8 @@ def _signal_case(name: str, work: Path, sig: int, delay: float, stride: int, sta
     out_dir = _fresh(work / name)
     out = out_dir / "out.mp4"
     p = subprocess.Popen(_cli([SAMPLE, out, "-y", "-q", "--method", "generate"]), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, cwd=out_dir, env=_env())
+                         stderr=subprocess.PIPE, text=True, cwd=out_dir, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background job
     while not starting and not _temporaries(out_dir) and p.poll() is None and time.monotonic() - t0 < 300:
         time.sleep(0.05)
     time.sleep(delay)
@@ -239,7 +240,7 @@ def _signal_case(name: str, work: Path, sig: int, delay: float, stride: int, sta
         return _finish(name, "killed: no output file; a rerun removes the temporary file", ok and not after
                        and r.returncode == 0, notes, t0)
     code = 130 if sig == signal.SIGINT else 143
-    if p.returncode == 0:  # the run ended before the signal: a complete output
+    if p.returncode == 0 and not starting:  # the run ended before the signal: a complete output
         notes.append("finished before the signal")
         ok = _judge_kept(out, SAMPLE, stride, notes)
     else:
