@@ -196,7 +196,7 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
 
 
 @needs_texture
-@pytest.mark.parametrize("stage", ["measure", "render", "colour", "features", "grain", "compose"])
+@pytest.mark.parametrize("stage", ["measure", "render", "colour", "upscale", "features", "grain", "compose"])
 def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
     rgb, faces = frame_and_faces
 

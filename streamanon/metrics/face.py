@@ -12,6 +12,7 @@ import numpy as np
 
 from ..faces.landmarks import FACE_OVAL, mesh_indices  # noqa: F401 (re-exported)
 from ..faces.mp_backend import solutions
+from ..photometric.mesh import face_frame, inter_ocular  # noqa: F401 (re-exported)
 
 SAME_PERSON = 0.6  # dlib's own threshold for its descriptor (LFW 99.38%)
 
@@ -65,11 +66,6 @@ def align_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return s * src @ r.T + t
 
 
-def inter_ocular(points: np.ndarray) -> float:
-    """Distance between the outer eye corners."""
-    return float(np.linalg.norm(points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2]))
-
-
 def expression_errors(original: np.ndarray, anonymized: np.ndarray) -> dict[str, float]:
     """Normalised mean error of the expression points (lips, eyes, brows), by the original's inter-ocular
     distance, after a similarity alignment of the anonymized expression points onto the original's.
@@ -110,22 +106,6 @@ class Pose:
     pitch: float
     roll: float
     rotation: np.ndarray
-
-
-def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(origin, axes (3, 3) as rows x, y, z, inter-ocular distance) of a 3-D mesh. z: normal of the plane
-    that best fits the face outline, pointing into the head (the nose tip is on the other side); x: the eye
-    line (towards the face's left, i.e. image right) in that plane; y = z cross x (towards the chin)."""
-    p = points[:N_MESH]
-    oval = p[FACE_OVAL]
-    ez = np.linalg.svd(oval - oval.mean(0))[2][2]
-    if ez @ (p[NOSE_TIP] - oval.mean(0)) > 0:
-        ez = -ez
-    ex = p[LEFT_EYE_OUTER] - p[RIGHT_EYE_OUTER]
-    iod = float(np.linalg.norm(ex))
-    ex = ex - ex @ ez * ez
-    ex = ex / np.linalg.norm(ex)
-    return p.mean(0), np.stack([ex, np.cross(ez, ex), ez]), iod
 
 
 def mean_face(meshes: list[np.ndarray] | np.ndarray) -> np.ndarray:

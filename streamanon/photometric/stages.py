@@ -19,6 +19,7 @@ import numpy as np
 
 from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
+from . import mesh as M
 from . import uv as U
 from .blend import feather, laplacian_blend
 from .colour import LabStats, lab_stats, transfer, typical
@@ -32,14 +33,16 @@ MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, re
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 8.0  # grain amplitude cap (0-255): a bearded original's detail is not to be matched with noise
-STAGES = ("geometry", "measure", "temporal", "render", "colour", "features", "grain", "compose")
+STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose")
 
 
 @dataclass
 class PhotometricSettings:
     """Switches of the stages (ablations) and their sizes. ``refine`` asks for the refinement generator,
     which is not shipped: True raises at start-up. ``light_side``: face size in pixels at which the
-    original's lighting and colour are measured. ``alpha``: temporal weight of the newest frame."""
+    original's lighting and colour are measured. ``render_side``: largest face size at which the albedo is
+    shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
+    temporal weight of the newest frame."""
 
     relight: bool = True
     colour: bool = True
@@ -47,6 +50,7 @@ class PhotometricSettings:
     temporal: bool = True
     refine: bool = False
     light_side: int = 128
+    render_side: int = 192
     alpha: float = 0.3
 
     def __post_init__(self) -> None:
@@ -74,8 +78,7 @@ class FacePatch:
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
     detail: float = 0.0
-    raster: U.Raster | None = None
-    uv: np.ndarray | None = None  # (K, 2) texture coordinates of the raster's pixels
+    uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     skin: np.ndarray | None = None  # (H, W) bool: rendered skin pixels
     render: np.ndarray | None = None  # (H, W, 3) float RGB in [0, 1]
@@ -83,7 +86,7 @@ class FacePatch:
 
 
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
-               albedo: np.ndarray, noise: np.ndarray, iris: np.ndarray | None = None, margin: float = 0.25
+               albedo: np.ndarray, noise: np.ndarray, iris: np.ndarray | None = None, margin: float = 0.12
                ) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
     both = np.concatenate([own[:, :2], target[:, :2]])
@@ -108,32 +111,25 @@ def _raster(points: np.ndarray, shape: tuple[int, int]) -> tuple[U.Raster, np.nd
             U.vertex_normals(points, tris))
 
 
-def _pixel_normals(raster: U.Raster, normals: np.ndarray) -> np.ndarray:
-    n = raster.interpolate(normals, U.default_layout().tris)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
-
-
 def measure(p: FacePatch, settings: PhotometricSettings) -> None:
-    """The original's lighting (SH fitted on its skin with its own mesh normals), skin colour statistics and
-    detail level (variance of the Laplacian over its skin)."""
+    """The original's lighting, skin colour and detail level. Lighting: a least-squares first-order SH fit
+    (one trimmed refit) of the linear luminance of its skin pixels, with the per-pixel normals of its own mesh
+    (depth lifted from the model face), with the face at ``light_side`` px. Colour: CIELAB statistics of the
+    pixels of the layout's skin triangles, hair and beard left out. Detail: variance of the Laplacian over its
+    skin, at full size."""
     f = min(1.0, settings.light_side / max(p.size, 1.0))
     h, w = p.original.shape[:2]
     small = p.original if f == 1.0 else cv2.resize(p.original, (max(1, round(w * f)), max(1, round(h * f))),
                                                     interpolation=cv2.INTER_AREA)
-    pts = p.own.copy()
-    pts[:, :2] *= (small.shape[1] / w, small.shape[0] / h)
-    raster, normals = _raster(pts, small.shape[:2])
-    skin = U.default_layout().skin[raster.tri]
-    pixels = small.reshape(-1, 3)[raster.pixels[skin]]
-    keep = typical(pixels.astype(np.float32) / 255.0)  # hair, beard, glasses left out
-    pixels = pixels[keep]
-    normals = _pixel_normals(raster, normals)[skin][keep]
-    p.sh = fit_lighting(srgb_to_linear(pixels), normals, SH_ORDER) if settings.relight else FLAT.copy()
-    p.lab = lab_stats(pixels.astype(np.float32) / 255.0)
-    mask = raster.mask(U.default_layout().skin).astype(np.uint8)
-    if f != 1.0:
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
-    p.detail = grey_laplacian_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), mask)
+    verts = _scaled(p.own, small.shape[1] / w)
+    tris = M.mesh_triangles()
+    pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
+    colours = small.reshape(-1, 3)[pixels]
+    p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
+    raster, _ = _raster(verts, small.shape[:2])  # colour: the skin triangles of the UV layout (no brows, lids)
+    colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]].astype(np.float32) / 255.0
+    p.lab = lab_stats(colours[typical(colours)])  # hair, beard, glasses left out
+    p.detail = grey_laplacian_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
 def smooth(p: FacePatch, store: TemporalStore) -> None:
@@ -152,34 +148,62 @@ def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, 
     return np.clip(shading(normals, sh) / shading(normals, read), 0.5, 2.0).astype(np.float32)
 
 
-def render(p: FacePatch, tone: np.ndarray) -> None:
+def _scaled(points: np.ndarray, f: float) -> np.ndarray:
+    return points * f  # x, y and depth alike: the normals stay as they are
+
+
+def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     """The albedo on the new geometry, shaded by its own normals under the patch's SH lighting; the mouth
-    opening (inner lip contour) in a dark mouth colour."""
+    opening (inner lip contour) in a dark mouth colour. Computed with the face at most ``side`` px (the
+    texture holds no finer detail; ``upscale`` brings it to the face's own resolution)."""
     layout = U.default_layout()
     h, w = p.original.shape[:2]
-    raster, normals = _raster(p.target, (h, w))
-    p.uv = raster.interpolate(layout.uv, layout.tris)
-    albedo = U.sample(p.albedo, p.uv)
-    pixel_normals = _pixel_normals(raster, normals)
+    f = min(1.0, side / max(p.size, 1.0))
+    hs, ws = max(1, round(h * f)), max(1, round(w * f))
+    target = _scaled(p.target, f)
+    raster, normals = _raster(target, (hs, ws))
+    both = raster.interpolate(np.concatenate([layout.uv, normals], 1).astype(np.float32), layout.tris)
+    albedo = U.sample(p.albedo, both[:, :2])
+    pixel_normals = both[:, 2:] / np.maximum(np.linalg.norm(both[:, 2:], axis=1, keepdims=True), 1e-9)
     shade = shading(pixel_normals, p.sh)
     face = albedo.reshape(-1, 3) * tone * shade[:, None]
     if not np.array_equal(p.sh, FLAT):
         face *= light_correction(face, pixel_normals, layout.skin[raster.tri], p.sh)[:, None]
-    lin = np.zeros((h * w, 3), np.float32)
+    lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
-    mouth = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(mouth, [np.round(p.target[layout.mouth, :2] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    face = raster.mask()
-    mouth = mouth.astype(bool) & ~face
+    uvmap = np.full((hs * ws, 2), -1.0, np.float32)
+    uvmap[raster.pixels] = both[:, :2]
+    mouth = np.zeros((hs, ws), np.uint8)
+    cv2.fillPoly(mouth, [np.round(target[layout.mouth, :2] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    covered = raster.mask()
+    mouth = mouth.astype(bool) & ~covered
     lin[mouth.ravel()] = MOUTH_ALBEDO * tone * 0.6
-    p.raster, p.covered, p.skin = raster, face | mouth, raster.mask(layout.skin)
-    p.render = linear_to_srgb_fast(lin).reshape(h, w, 3)
+    p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
+    p.uv = uvmap.reshape(hs, ws, 2)
+    p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
 
 
 def colour(p: FacePatch) -> None:
     """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike)."""
-    source = lab_stats(p.render[p.skin])
+    skin = p.render[p.skin]
+    source = lab_stats(skin[:: max(1, len(skin) // 20000)])  # statistics of at most ~20,000 pixels
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
+
+
+def upscale(p: FacePatch) -> None:
+    """The render, its masks and its texture coordinates at the face's own resolution (bilinear; the colours
+    are first spread a few pixels beyond the face's edge, so that no black seeps in)."""
+    h, w = p.original.shape[:2]
+    if p.render.shape[:2] == (h, w):
+        return
+    m = p.covered.astype(np.float32)
+    spread = cv2.GaussianBlur(p.render * m[..., None], (0, 0), 1.5) / \
+        np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
+    filled = np.where(p.covered[..., None], p.render, spread)
+    p.render = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    p.covered = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    p.skin = cv2.resize(p.skin.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    p.uv = cv2.resize(p.uv, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def features(p: FacePatch) -> None:
@@ -191,11 +215,12 @@ def features(p: FacePatch) -> None:
 
 
 def grain(p: FacePatch) -> None:
-    """Add the track's grain texture until the skin's detail level is the original's."""
-    h, w = p.render.shape[:2]
-    noise = np.zeros(h * w, np.float32)
-    noise[p.raster.pixels] = U.sample(p.noise, p.uv)[:, 0]
-    noise = noise.reshape(h, w)
+    """Add the track's grain texture (moving with the face: looked up by texture coordinates) until the
+    skin's detail level is the original's."""
+    res = p.noise.shape[0]
+    maps = p.uv * res - 0.5
+    noise = cv2.remap(p.noise, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    noise *= p.covered
     grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
     amount = grain_amount(p.detail, grey_laplacian_variance(grey, p.skin), grey_laplacian_variance(noise, p.skin))
     p.render += (min(amount, MAX_GRAIN) / 255.0) * noise[..., None]
@@ -253,9 +278,10 @@ class FaceRenderer:
         s = self.settings
         self._timed("measure", measure, p, s)
         self._timed("temporal", smooth, p, self.store)
-        self._timed("render", render, p, self.tone)
+        self._timed("render", render, p, self.tone, s.render_side)
         if s.colour:
             self._timed("colour", colour, p)
+        self._timed("upscale", upscale, p)
         self._timed("features", features, p)
         if s.grain:
             self._timed("grain", grain, p)
