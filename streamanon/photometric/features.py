@@ -110,16 +110,16 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         shade = (1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2) * \
             (0.7 + 0.3 * np.clip((gy - c[:, 1].min()) / height, 0, 1))
         eye_img = np.empty_like(sub)
-        eye_img[:] = np.array([0.86, 0.82, 0.79], np.float32) * light
+        eye_img[:] = np.array([0.80, 0.76, 0.73], np.float32) * light
         eye_img *= np.clip(shade, 0.3, 1.0)[..., None]
         r = np.hypot(gx - centre[0], gy - centre[1]) / max(radius, 1e-3)
-        iris_px = iris * light * (1.1 - 0.5 * np.clip((r - 0.6) / 0.4, 0, 1))[..., None]
+        iris_px = iris * light * (0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1))[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
         if radius >= 2.5:
             spot = centre + np.array([-0.3, -0.35]) * radius
             _over(eye_img, np.array([0.95, 0.95, 0.95], np.float32) * min(light, 1.0),
-                  0.8 * _disk(sub.shape[:2], spot, 0.17 * radius))
+                  0.45 * _disk(sub.shape[:2], spot, 0.12 * radius))
         _over(sub, eye_img, opening)
         left, right = int(np.argmin(c[:, 0])), int(np.argmax(c[:, 0]))
         rolled = np.roll(c, -left, 0)
@@ -147,7 +147,7 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     inside = np.empty_like(sub)
     inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
     if gap > 0.03 * size:
-        depth = min(0.45 * gap, 0.06 * size)
+        depth = min(0.35 * gap, 0.05 * size)
         teeth = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, np.array([0.80, 0.77, 0.70], np.float32) * light, 0.9 * teeth)
+        _over(inside, np.array([0.72, 0.69, 0.63], np.float32) * light, 0.6 * teeth)
     _over(sub, inside, opening)

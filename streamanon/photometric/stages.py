@@ -32,7 +32,7 @@ from .temporal import TemporalStore
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
-MAX_GRAIN = 8.0  # grain amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+MAX_GRAIN = 6.0  # grain amplitude cap (0-255): a bearded original's detail is not to be matched with noise
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose")
 
 

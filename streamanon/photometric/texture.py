@@ -42,7 +42,7 @@ class TextureModel:
         return cls(int(d["res"]), d["texels"], d["mean"].astype(np.float32), d["components"].astype(np.float32),
                    d["std"], d["tone"])
 
-    def coefficients(self, rng: np.random.Generator, scale: float = 0.6, clip: float = 2.0) -> np.ndarray:
+    def coefficients(self, rng: np.random.Generator, scale: float = 0.45, clip: float = 1.5) -> np.ndarray:
         """(k,) coefficients of a random face: normal, ``scale`` x the population's spread, clipped."""
         return np.clip(rng.standard_normal(self.k), -clip, clip) * self.std * scale
 
