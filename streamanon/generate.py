@@ -70,6 +70,8 @@ class GenerateSettings:
             raise ValueError(f"unknown generator variant {self.variant!r}; available: {', '.join(VARIANTS)}")
         if not 0.0 <= self.expression_weight <= 1.0:
             raise ValueError(f"expression_weight must be in [0, 1], got {self.expression_weight}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be 0 or more, got {self.seed}")
         self.photometric()  # checks the stage switches
 
     def photometric(self) -> PhotometricSettings:

@@ -7,7 +7,9 @@ from conftest import REPO
 
 
 @pytest.mark.parametrize("args", [["--threshold", "5"], ["--threshold", "0"], ["--detect-every", "0"],
-                                  ["--detect-size", "10"], ["--mesh-min", "-3"], ["--mask-scale", "9"]])
+                                  ["--detect-size", "10"], ["--mesh-min", "-3"], ["--mask-scale", "9"],
+                                  ["--crf", "99"], ["--preset", "bogus"], ["-c:v", "bogus"], ["--pix-fmt", "nope"],
+                                  ["--seed", "-1"]])
 def test_bad_option_value_is_a_usage_error(cli, tmp_path, args):
     out = tmp_path / "o.mp4"
     r = cli(REPO / "samples" / "astronaut.mp4", out, *args)

@@ -30,6 +30,27 @@ class EncodeSettings:
     pix_fmt: str | None = None
     options: dict | None = None
 
+    def __post_init__(self) -> None:
+        """Checked when the arguments are parsed (exit 2), not when the encoder opens after the models load."""
+        try:
+            av.codec.Codec(self.codec, "w")
+        except (av.error.FFmpegError, ValueError):
+            raise ValueError(f"-c:v: unknown video encoder {self.codec!r} (ffmpeg -encoders lists them)") from None
+        x26x = self.codec in ("libx264", "libx265")
+        if self.crf is not None and not 0 <= self.crf <= (51 if x26x else 63):
+            raise ValueError(f"--crf must be in [0, {51 if x26x else 63}] for {self.codec}, got {self.crf}")
+        if x26x and self.preset is not None and self.preset not in X26X_PRESETS:
+            raise ValueError(f"--preset must be one of {', '.join(X26X_PRESETS)} for {self.codec}, got {self.preset!r}")
+        if self.pix_fmt is not None:
+            try:
+                av.VideoFormat(self.pix_fmt)
+            except (ValueError, av.error.FFmpegError):
+                raise ValueError(f"--pix-fmt: unknown pixel format {self.pix_fmt!r}") from None
+
+
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
 
 def check_output(dst: Path, src: Path | None, overwrite: bool) -> None:
     """Raise OutputError for an output we must not write."""
