@@ -35,9 +35,10 @@ live (bounded latency, oldest frames dropped when behind; Ctrl-C stops and final
   streamanon webcam:0 --preview                    show the anonymized webcam in a window
 
 exit codes: 0 ok, 1 internal error, 2 usage, 3 input not found (also: stream or webcam unreachable),
-4 input unreadable, 5 no video stream, 6 input truncated (also: live stream lost without --reconnect;
-output kept), 7 output not writable (also: pipe closed, rtsp push refused, no display for --preview),
-8 encoder error, 130/143 interrupted (output kept, shorter).
+4 input unreadable, 5 no video stream, 6 no decodable frame (also: live stream lost without --reconnect;
+output kept; a damaged or truncated file gives its decodable frames, exit 0), 7 output not writable
+(also: pipe closed, rtsp push refused, no display for --preview), 8 encoder error, 130/143 interrupted
+(output kept, shorter).
 """
 
 

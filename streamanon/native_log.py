@@ -11,7 +11,13 @@ import re
 import sys
 import threading
 
-NATIVE_LINE = re.compile(rb"^([WIEF]\d{4} |WARNING: All log messages before absl|INFO: Created TensorFlow)")
+# glog/absl (MediaPipe); OpenCV's own log ("[ WARN:0@1.2] global ..."); the image libraries' messages on a
+# damaged image (libpng, libjpeg, libwebp, libtiff), which the CLI reports itself in one line
+NATIVE_LINE = re.compile(rb"^([WIEF]\d{4} |WARNING: All log messages before absl|INFO: Created TensorFlow"
+                         rb"|\[ ?(WARN|ERROR|INFO|DEBUG):|libpng (error|warning)"
+                         rb"|Corrupt JPEG data|Premature end of JPEG|Invalid JPEG|Not a JPEG"
+                         rb"|Bogus |Unsupported JPEG|JPEG datastream|Quantization table"
+                         rb"|Huffman table|TIFF(Read|Fetch)|.*: Cannot read TIFF)")
 
 
 def filter_native_stderr() -> None:

@@ -241,7 +241,7 @@ class Pipeline:
                         continue
                     self.stats.frames += 1
                     if item.captured is not None:
-                        self.stats.latencies.append(time.monotonic() - item.captured)
+                        self.stats.add_latency(time.monotonic() - item.captured)
                     if on_frame:
                         on_frame(item)
                 else:

@@ -24,6 +24,8 @@ class Stats:
     fallbacks: int = 0  # faces covered by a solid fill after an error
     failed_frames: int = 0  # frames whose analysis failed: covered whole
     audio_packets: int = 0
+    corrupt_packets: int = 0  # packets the decoder rejected: skipped, as ffmpeg skips or conceals them
+    truncated: str | None = None  # why a file input ended before its announced end (output: what decoded)
     interrupted: bool = False
     live: bool = False
     seconds: float = 0.0
@@ -33,6 +35,32 @@ class Stats:
     face_stage_ms: dict = field(default_factory=dict)
     # seconds, capture -> written, per frame; the last hour at 30 fps, so a camera left running stays bounded
     latencies: deque = field(default_factory=lambda: deque(maxlen=108_000), repr=False)
+    # per minute of writing: {"minute", "frames", "median", "p95", "max"} in ms (a soak's latency over time);
+    # the last 24 hours
+    latency_minutes: deque = field(default_factory=lambda: deque(maxlen=1440), repr=False)
+    _window: list = field(default_factory=list, repr=False)
+    _window_start: float | None = field(default=None, repr=False)
+
+    def add_latency(self, seconds: float, now: float | None = None) -> None:
+        """One written frame's capture -> write time; closes the current one-minute window when due."""
+        now = time.monotonic() if now is None else now
+        if self._window_start is None:
+            self._window_start = now
+        elif now - self._window_start >= 60.0:
+            self._close_window()
+            self._window_start = now
+        self.latencies.append(seconds)
+        self._window.append(seconds)
+
+    def _close_window(self) -> None:
+        if self._window:
+            self.latency_minutes.append(self._minute())
+        self._window = []
+
+    def _minute(self) -> dict:
+        ms = 1000.0 * np.asarray(self._window)
+        return {"minute": len(self.latency_minutes), "frames": int(ms.size), "median": round(float(np.median(ms)), 1),
+                "p95": round(float(np.percentile(ms, 95)), 1), "max": round(float(ms.max()), 1)}
 
     @property
     def fps(self) -> float:
@@ -49,7 +77,11 @@ class Stats:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        del d["latencies"]
+        for k in ("latencies", "_window", "_window_start"):
+            del d[k]
+        d["latency_minutes"] = list(self.latency_minutes)
+        if self._window:  # the minute under way, as far as it went
+            d["latency_minutes"].append({**self._minute(), "partial": True})
         d["fps"] = round(self.fps, 2)
         d["latency_ms"] = self.latency_ms()
         d["stage_ms_per_frame"] = {k: round(1000 * v / max(self.frames, 1), 3)

@@ -338,3 +338,95 @@ def write_frames(path, frames: list[np.ndarray], fps: int = 25, crf: int = 12) -
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+# --------------------------------------------------------------------------- damaged files (tests/test_fuzz_inputs.py)
+# Each reproduces a class of input that tools/fuzz_inputs.py found mishandled, made from a clean file by script.
+
+
+def make_damaged_clip(path, *, damaged: tuple[int, ...] = (5,), frames: int = 20, width: int = 96,
+                      height: int = 64) -> Path:
+    """An H.264 mp4 whose video packets number ``damaged`` are cut to their first 6 bytes: the decoder
+    rejects each (Invalid data) and goes on with the next; ffmpeg decodes every other frame."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        count = 0
+
+        def mux(packet) -> None:
+            nonlocal count
+            if count in damaged:
+                cut = av.Packet(bytes(packet)[:6])
+                cut.pts, cut.dts, cut.time_base = packet.pts, packet.dts, packet.time_base
+                cut.stream, cut.is_keyframe = stream, packet.is_keyframe
+                packet = cut
+            count += 1
+            container.mux(packet)
+
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(make_frame(width, height, i), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                mux(packet)
+        for packet in stream.encode(None):
+            mux(packet)
+    return path
+
+
+def make_empty_track(path, width: int = 96, height: int = 64) -> Path:
+    """An mp4 with a video track and no sample in it (a header, no frame)."""
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        container.start_encoding()
+    return path
+
+
+def mp4_boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of every box of an MP4, the containers and sample descriptions walked."""
+    end = len(data) if end is None else end
+    out, pos = [], start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if size < 8 or pos + size > end:
+            break
+        out.append((kind, pos, size))
+        if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+            out.extend(mp4_boxes(data, pos + 8, pos + size))
+        elif kind == b"stsd":
+            out.extend(mp4_boxes(data, pos + 16, pos + size))
+        pos += size
+    return out
+
+
+def patch_mp4(src, dst, edit) -> Path:
+    """A copy of the MP4 ``src`` at ``dst`` after ``edit(data: bytearray, boxes)`` changed it in place."""
+    data = bytearray(Path(src).read_bytes())
+    edit(data, mp4_boxes(bytes(data)))
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def rename_codec(src, dst, old: bytes, new: bytes = b"zzzz") -> Path:
+    """The sample entry ``old`` (b"avc1", b"mp4a") renamed to a codec FFmpeg does not know (for mp4a its
+    esds too, which would name AAC again)."""
+    def edit(data: bytearray, boxes) -> None:
+        for kind, pos, _ in boxes:
+            if kind == old:
+                data[pos + 4:pos + 8] = new
+                if old == b"mp4a":
+                    esds = data.find(b"esds", pos)
+                    data[esds:esds + 4] = b"zzzz"
+    return patch_mp4(src, dst, edit)
+
+
+def set_video_timescale(src, dst, timescale: int) -> Path:
+    """The first track's media time scale (mdhd) set to ``timescale`` (0x7FFFFFFF: a damaged header)."""
+    def edit(data: bytearray, boxes) -> None:
+        pos = next(pos for kind, pos, _ in boxes if kind == b"mdhd")
+        data[pos + 20:pos + 24] = timescale.to_bytes(4, "big")
+    return patch_mp4(src, dst, edit)

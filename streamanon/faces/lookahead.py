@@ -110,8 +110,9 @@ class Lookahead:
             h = self._held.popleft()
             self._frames -= h.n is not None
             out.append(h)
-        if len(self._filled) > 256:  # tracks never measured twice: their frames have left
-            oldest = self._held[0].n if self._held and self._held[0].n is not None else self._n
+        if self._filled:  # tracks not measured twice while their backfilled frames were held: forget them,
+            # or each keeps its frames (and their pictures) alive; a live stream makes such tracks all along
+            oldest = next((h.n for h in self._held if h.n is not None), self._n)
             self._filled = {k: v for k, v in self._filled.items() if v[-1][0].n >= oldest}
         return out
 

@@ -28,10 +28,60 @@ def read_image(path: Path) -> np.ndarray:
     if not path.exists():
         raise InputNotFound(f"input not found: {path}", path=str(path))
     data = np.fromfile(str(path), np.uint8)
+    check_image_size(path, data[:65536].tobytes())
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
-        raise InputInvalid(f"cannot decode image: {path}", path=str(path))
+        rgb = _decode_damaged(path) if data.size else None
+        if rgb is None:
+            raise InputInvalid(f"cannot decode image: {path}", path=str(path))
+        return rgb
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+MAX_PIXELS = (1 << 31) // 8  # FFmpeg's limit: (w + 128) * (h + 128) below this (about 268 MP)
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a JPEG (SOFn) or PNG (IHDR) header announces; None for other formats or no header."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            i += 1 if marker == 0xFF else 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
+
+
+def check_image_size(path: Path, data: bytes) -> None:
+    """Refuse a header that announces more pixels than FFmpeg accepts, before a decoder allocates them (a
+    damaged header can announce 32768x16385 on a 2 kB file: OpenCV then takes seconds and gigabytes)."""
+    size = header_size(data)
+    if size is not None and (size[0] + 128) * (size[1] + 128) >= MAX_PIXELS:
+        raise InputInvalid(f"cannot decode image: its header announces {size[0]}x{size[1]}, more than FFmpeg "
+                           f"accepts: {path}", path=str(path))
+
+
+def _decode_damaged(path: Path) -> np.ndarray | None:
+    """What FFmpeg makes of an image OpenCV refuses (a truncated JPEG: the missing part concealed), as ffmpeg
+    itself would decode it; None when FFmpeg cannot decode it either."""
+    import av
+
+    try:
+        with av.open(str(path), format="image2") as container:
+            for frame in container.decode(video=0):
+                return frame.to_ndarray(format="rgb24")
+    except (av.error.FFmpegError, ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def write_image(path: Path, rgb: np.ndarray) -> None:

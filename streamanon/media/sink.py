@@ -178,12 +178,17 @@ class VideoSink:
         rgb = coded(frame.rgb, self.rotation)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         pts = frame.pts
-        if frame.time_base is not None and pts is not None and frame.time_base != self.stream.time_base:
-            pts = int(round(pts * frame.time_base / self.stream.time_base))
+        # in the encoder's time base: the muxer may have given the stream a finer one (mp4), where "one tick
+        # later" can round back onto the previous frame's time and the muxer refuses the file at the end
+        tb = self.stream.codec_context.time_base or self.stream.time_base
+        if frame.time_base is not None and pts is not None and frame.time_base != tb:
+            pts = int(round(pts * frame.time_base / tb))
+        if pts is not None and pts < 0:  # a decoded frame is presented: before 0 an mp4's edit list hides it
+            pts = 0
         if pts is None or (self._last_pts is not None and pts <= self._last_pts):
             pts = 0 if self._last_pts is None else self._last_pts + 1
         self._last_pts = pts
-        vf.pts, vf.time_base = pts, self.stream.time_base
+        vf.pts, vf.time_base = pts, tb
         try:
             for packet in self.stream.encode(vf):
                 self.container.mux(packet)

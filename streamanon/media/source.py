@@ -20,6 +20,7 @@ from ..types import Frame
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+DECODE_THREADS = "SLICE"
 
 
 @dataclass
@@ -70,6 +71,15 @@ def audio_items(packet: av.Packet, pos: int, decode: bool) -> Iterator[AudioPack
         yield AudioPacket(pos, packet)
 
 
+def known_audio(container, path: str | None = None) -> list:
+    """The audio streams whose codec FFmpeg knows; the others are left out (with a warning when ``path``)."""
+    streams = list(container.streams.audio)
+    known = [s for s in streams if s.codec_context is not None]
+    if path is not None and len(known) < len(streams):
+        log.warning("%s: %d audio stream(s) with an unknown codec left out", path, len(streams) - len(known))
+    return known
+
+
 def to_frame(vf: av.VideoFrame, index: int, rotation: int, time_base: Fraction | None) -> Frame:
     """A decoded PyAV frame -> an upright RGB Frame stamped with its capture (decode) time."""
     rgb = upright(vf.to_ndarray(format="rgb24"), rotation)
@@ -105,6 +115,8 @@ class VideoSource(Closing):
         self.path = str(path)
         self.stop = threading.Event()
         self.decode_audio: set[int] = set()
+        self.corrupt_packets = 0  # packets the decoder rejected: skipped (ffmpeg conceals or skips them too)
+        self.truncated: str | None = None  # why decoding ended before the container's announced end
         p = Path(self.path)
         if not p.exists():
             raise InputNotFound(f"input not found: {self.path}", path=self.path)
@@ -123,19 +135,22 @@ class VideoSource(Closing):
             self.container.close()
             raise NoVideoStream(f"input has no video stream ({', '.join(kinds)}): {self.path}", path=self.path)
         self.video = self.container.streams.video[0]
-        self.video.thread_type = "AUTO"
-        self.audio = list(self.container.streams.audio) if audio else []
+        if self.video.codec_context is None:  # a codec FFmpeg does not know (a damaged sample description)
+            self.container.close()
+            raise InputInvalid(f"cannot read {self.path}: its video stream has an unknown codec", path=self.path)
+        # slice threads only: with frame threads an error surfaces on a later packet, and an error while the
+        # decoder is drained at the end loses every frame still in it (PyAV cannot receive after it); the
+        # decoder's own thread overlaps with analysis and encoding anyway
+        self.video.thread_type = DECODE_THREADS
+        self.audio = known_audio(self.container, self.path) if audio else []
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
-        try:  # the first frame carries the display matrix
-            first = next(self.container.decode(self.video))
-            rotation = int(round(first.rotation or 0)) // 90 * 90
-        except StopIteration as exc:
+        first = next(tolerant_decode(self.container, self.video), None)  # it carries the display matrix
+        if first is None:
             raise InputTruncated(f"input has a video stream but no decodable frame: {self.path}",
-                                 path=self.path, frame=0) from exc
-        except av.error.FFmpegError as exc:
-            raise _av_error(self.path, exc) from exc
+                                 path=self.path, frame=0)
+        rotation = int(round(first.rotation or 0)) // 90 * 90
         self._reopen()
         v, cc = self.video, self.video.codec_context
         own = float(v.duration * v.time_base) if v.duration and v.time_base else None
@@ -143,8 +158,10 @@ class VideoSource(Closing):
             self.container.duration / av.time_base if self.container.duration else None)
         start = float(v.start_time * v.time_base) if v.start_time is not None and v.time_base else None
         rate = v.average_rate or v.guessed_rate or v.base_rate
+        if rate is not None and not Fraction(1, 100) <= rate <= 1000:  # a damaged header's time scale
+            rate = None
         return VideoInfo(path=self.path, width=cc.width, height=cc.height, rotation=rotation,
-                         time_base=v.time_base or Fraction(1, 1000), rate=rate,
+                         time_base=sane_time_base(v.time_base), rate=rate,
                          frames=presented_frames(int(v.frames or 0), own, rate), duration=duration, start=start,
                          video_duration=own, codec=cc.name, pix_fmt=cc.pix_fmt, audio=self.audio)
 
@@ -154,49 +171,124 @@ class VideoSource(Closing):
         self.container.close()
         self.container = av.open(self.path, mode="r", metadata_errors="ignore")
         self.video = self.container.streams.video[0]
-        self.video.thread_type = "AUTO"
-        self.audio = list(self.container.streams.audio) if keep_audio else []
+        self.video.thread_type = DECODE_THREADS
+        self.audio = known_audio(self.container) if keep_audio else []
 
     def close(self) -> None:
         self.container.close()
 
     def __iter__(self) -> Iterator[Frame | AudioPacket]:
+        """Frames and audio packets in stream order. Corrupt packets are skipped and counted
+        (``corrupt_packets``, one warning); a read error ends the input, as it does for ffmpeg. When decoding
+        ends before the container's announced end, ``truncated`` says why and the frames decoded so far stand;
+        only an input with no decodable frame at all raises InputTruncated."""
         rotation = self.info.rotation
         index = 0
         last: float | None = None  # the last decoded frame's time, seconds
         audio_pos = {s.index: i for i, s in enumerate(self.audio)}
         preroll: dict[int, av.Packet] = {}  # per audio stream: the last packet an edit list hides
-        try:
-            for packet in self.container.demux(self.video, *self.audio):
-                if self.stop.is_set():
-                    return
-                if packet.stream.type == "audio":
-                    pos = audio_pos[packet.stream.index]
-                    decode = pos in self.decode_audio
-                    if packet.is_discard and not decode:
-                        # wholly before an edit list's start: players never present it. Passed through it
-                        # would be presented by outputs without edit lists (mkv, ts), with the video
-                        # shifted to match. Only the last one goes out, as the decoder's pre-roll (an mp4
-                        # output hides it again: its timestamps are negative)
-                        preroll[pos] = packet
-                        continue
-                    if pos in preroll:
-                        yield from audio_items(preroll.pop(pos), pos, decode)
-                    yield from audio_items(packet, pos, decode)  # a decoder drops hidden samples itself
+        packets = self.container.demux(self.video, *self.audio)
+        read_error = None
+        intra = bool(getattr(self.video.codec_context.codec, "intra_only", False))
+        held: np.ndarray | None = None  # intra-only codecs: the last good picture, to conceal a corrupt one
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:  # ffmpeg, too, ends an input at a read error
+                read_error = exc
+                break
+            if self.stop.is_set():
+                return
+            if packet.stream.type == "audio":
+                pos = audio_pos[packet.stream.index]
+                decode = pos in self.decode_audio
+                if packet.is_discard and not decode:
+                    # wholly before an edit list's start: players never present it. Passed through it
+                    # would be presented by outputs without edit lists (mkv, ts), with the video
+                    # shifted to match. Only the last one goes out, as the decoder's pre-roll (an mp4
+                    # output hides it again: its timestamps are negative)
+                    preroll[pos] = packet
                     continue
-                # packets an edit list hides (pre-roll from the keyframe before the edit's start) are still
-                # decoded, as references; libavcodec drops their frames, as ffmpeg does
-                for vf in packet.decode():
-                    if vf.pts is not None and vf.time_base:
-                        last = float(vf.pts * vf.time_base)
-                    yield to_frame(vf, index, rotation, self.video.time_base)
-                    index += 1
-        except av.error.FFmpegError as exc:
-            raise InputTruncated(f"input is truncated or corrupt after frame {index}: {self.path} ({exc})",
-                                 path=self.path, frame=index) from exc
+                try:
+                    items = list(audio_items(preroll.pop(pos), pos, decode)) if pos in preroll else []
+                    items += audio_items(packet, pos, decode)  # a decoder drops hidden samples itself
+                except av.error.FFmpegError as exc:
+                    self._corrupt("audio", exc)
+                    continue
+                yield from items
+                continue
+            # packets an edit list hides (pre-roll from the keyframe before the edit's start) are still
+            # decoded, as references; libavcodec drops their frames, as ffmpeg does
+            decoded = self._decode(packet)
+            if decoded is None and held is not None and packet.pts is not None and packet.size:
+                # intra-only (MJPEG): one packet is one picture; the previous one stands in for it, as a
+                # concealing decoder would, so that the frame count and rate stay (it is analyzed afresh)
+                yield Frame(index=index, rgb=held.copy(), pts=packet.pts, time_base=self.video.time_base,
+                            captured=time.monotonic())
+                index += 1
+            for vf in decoded or []:
+                if vf.pts is not None and vf.time_base:
+                    last = float(vf.pts * vf.time_base)
+                frame = to_frame(vf, index, rotation, self.video.time_base)
+                if intra:
+                    held = frame.rgb.copy()
+                yield frame
+                index += 1
+        if read_error is not None:  # the demuxer gave up: the decoder still holds frames (B-frames)
+            for vf in self._decode(None) or []:
+                yield to_frame(vf, index, rotation, self.video.time_base)
+                index += 1
+        if index == 0:
+            raise InputTruncated(f"input has a video stream but no decodable frame: {self.path}"
+                                 + (f" ({read_error})" if read_error else ""), path=self.path, frame=0)
         short = shortfall(self.info, index, last)
-        if short:
-            raise InputTruncated(f"input is truncated: {short}: {self.path}", path=self.path, frame=index)
+        if short or read_error is not None:
+            self.truncated = short or f"read error after frame {index} ({read_error})"
+            log.warning("input is truncated or corrupt: %s; the output holds the %d decodable frames: %s",
+                        self.truncated, index, self.path)
+
+    def _decode(self, packet: av.Packet | None) -> list[av.VideoFrame] | None:
+        """The frames one video packet gives (``packet`` None: flush the decoder); None for a corrupt packet."""
+        try:
+            return self.video.codec_context.decode(packet)
+        except av.error.FFmpegError as exc:
+            self._corrupt("video", exc)
+            return None
+
+    def _corrupt(self, kind: str, exc: Exception) -> None:
+        self.corrupt_packets += 1
+        if self.corrupt_packets == 1:
+            log.warning("%s: a corrupt %s packet was skipped (%s); further ones are only counted (--stats "
+                        "corrupt_packets)", self.path, kind, getattr(exc, "strerror", None) or exc)
+
+
+def tolerant_decode(container, stream) -> Iterator[av.VideoFrame]:
+    """Decoded frames of ``stream`` as ffmpeg gets them: corrupt packets skipped, a read error taken as the end
+    (the decoder is flushed)."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError:
+            packet = None
+        try:
+            yield from stream.codec_context.decode(packet)
+        except av.error.FFmpegError:
+            pass
+        if packet is None:
+            return
+
+
+def sane_time_base(tb: Fraction | None) -> Fraction:
+    """The input's time base, or 1/90000 where it is unknown or absurd (a damaged header: a time scale of 0, 1
+    or 2^31-1); the sink takes it as the encoder's, and encoders fail on extreme ones."""
+    if tb is None or not Fraction(1, 1_000_000) <= tb <= Fraction(1, 1):
+        return Fraction(1, 90_000)
+    return tb
 
 
 def presented_frames(announced: int, duration: float | None, rate: Fraction | None) -> int:
