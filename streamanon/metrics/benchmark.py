@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,8 +110,13 @@ def prepare(settings: BenchmarkSettings, log: Log) -> tuple[Path, list[Path]]:
     originals.mkdir(parents=True, exist_ok=True)
     for p in images:
         link = originals / p.name
-        if not link.exists():
-            os.symlink(p.resolve(), link)
+        if link.is_symlink():  # left by an older version
+            link.unlink()
+        if not link.exists():  # a hard link or a copy: folder mode skips symbolic links that lead out
+            try:
+                os.link(p.resolve(), link)
+            except OSError:  # another file system
+                shutil.copy2(p, link)
     clips = []
     for src in select_clips(settings.data / "videos", settings.clips):
         dst = settings.work / "clips" / f"{src.stem}.mp4"
