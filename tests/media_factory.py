@@ -424,9 +424,18 @@ def rename_codec(src, dst, old: bytes, new: bytes = b"zzzz") -> Path:
     return patch_mp4(src, dst, edit)
 
 
-def set_video_timescale(src, dst, timescale: int) -> Path:
-    """The first track's media time scale (mdhd) set to ``timescale`` (0x7FFFFFFF: a damaged header)."""
+def set_video_timescale(src, dst, timescale: int, track: int = 0) -> Path:
+    """The media time scale (mdhd) of track number ``track`` (0: the first, the video of make_clip; 1: its
+    audio) set to ``timescale`` (0x7FFFFFFF or 1: a damaged header)."""
     def edit(data: bytearray, boxes) -> None:
-        pos = next(pos for kind, pos, _ in boxes if kind == b"mdhd")
+        pos = [pos for kind, pos, _ in boxes if kind == b"mdhd"][track]
         data[pos + 20:pos + 24] = timescale.to_bytes(4, "big")
+    return patch_mp4(src, dst, edit)
+
+
+def set_sample_delta(src, dst, delta: int, track: int = 1) -> Path:
+    """The first sample duration (stts) of track number ``track`` set to ``delta`` (2^31: a damaged table)."""
+    def edit(data: bytearray, boxes) -> None:
+        pos = [pos for kind, pos, _ in boxes if kind == b"stts"][track]
+        data[pos + 20:pos + 24] = delta.to_bytes(4, "big")  # entry 0: count at 16, delta at 20
     return patch_mp4(src, dst, edit)

@@ -127,6 +127,31 @@ def test_absurd_time_scale_gives_a_playable_output(tmp_path):
     assert error is None and frames == 8
 
 
+def test_audio_with_a_damaged_time_scale_is_left_out(tmp_path):
+    """Found (the final fuzz run): an audio track whose time scale was damaged to 1 was copied with packet
+    durations the mp4 muxer refuses when it finalizes (exit 8, no output)."""
+    clip = mf.make_clip(tmp_path / "clip.mp4", frames=8, width=96, height=64)
+    src = mf.set_video_timescale(clip, tmp_path / "audio_timescale.mp4", 1, track=1)
+    out = tmp_path / "out.mp4"
+    proc = run_cli(src, out, "--method", "blur", timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    frames, error = fz.output_frames(out)
+    assert error is None and frames == 8
+
+
+def test_audio_with_a_damaged_sample_duration_is_written(tmp_path):
+    """Found (the final fuzz run): an audio sample lasting 2^31 ticks (a damaged stts) was copied as is, and the
+    mp4 muxer refused the file when it finalized it (exit 8, no output)."""
+    clip = mf.make_clip(tmp_path / "clip.mp4", frames=8, width=96, height=64)
+    src = mf.set_sample_delta(clip, tmp_path / "audio_delta.mp4", 0x80000000, track=1)
+    out = tmp_path / "out.mp4"
+    proc = run_cli(src, out, "--method", "blur", timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    frames, error = fz.output_frames(out)
+    assert error is None and frames == 8
+    assert mf.probe(out).audio_streams == 1
+
+
 def test_timestamps_going_back_do_not_break_an_mp4(tmp_path):
     """Found (a damaged mkv whose frame times jump ahead and back): the sink made a backward time "one tick
     later" in the muxer's finer time base, which rounded back onto the previous frame in the encoder's, and

@@ -211,8 +211,11 @@ class VideoSink:
                 for packet in stream.encode(item.payload):
                     self.container.mux(packet)
             else:
-                item.payload.stream = stream
-                self.container.mux(item.payload)
+                packet = item.payload
+                if packet.duration and packet.time_base and not 0 < packet.duration * packet.time_base < 60:
+                    packet.duration = 0  # a damaged header's duration: the muxer would refuse the file at the end
+                packet.stream = stream
+                self.container.mux(packet)
         except av.error.FFmpegError as exc:
             log.warning("audio packet dropped: %s", exc)
 

@@ -72,11 +72,14 @@ def audio_items(packet: av.Packet, pos: int, decode: bool) -> Iterator[AudioPack
 
 
 def known_audio(container, path: str | None = None) -> list:
-    """The audio streams whose codec FFmpeg knows; the others are left out (with a warning when ``path``)."""
+    """The audio streams whose codec FFmpeg knows and whose time base makes sense (a damaged header's time
+    scale of 1 gives packet durations no muxer takes); the others are left out (a warning when ``path``)."""
     streams = list(container.streams.audio)
-    known = [s for s in streams if s.codec_context is not None]
+    known = [s for s in streams if s.codec_context is not None and s.time_base is not None
+             and Fraction(1, 1_000_000) <= s.time_base <= Fraction(1, 100)]
     if path is not None and len(known) < len(streams):
-        log.warning("%s: %d audio stream(s) with an unknown codec left out", path, len(streams) - len(known))
+        log.warning("%s: %d audio stream(s) with an unknown codec or a damaged time base left out", path,
+                    len(streams) - len(known))
     return known
 
 
