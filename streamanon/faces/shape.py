@@ -92,7 +92,7 @@ class ShapeModel:
         return own + remove_rigid(swapped - own, own3d, keep_expression=True)
 
     def sample_identity(self, rng: np.random.Generator, avoid: np.ndarray | None = None,
-                        min_distance: float = 1.0, tries: int = 32) -> np.ndarray:
+                        min_distance: float = 1.3, tries: int = 64) -> np.ndarray:
         """(k,) identity coordinates drawn from the population; at least ``min_distance`` x the typical
         distance between two people away from ``avoid`` (the original person) when given."""
         best, best_d = None, -1.0
