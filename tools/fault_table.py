@@ -70,23 +70,16 @@ def _child(case: str, argv: list[str]) -> int:
                 victims.add(track_id)
             return track_id in victims
 
-        if hasattr(generate.FaceGenerator, "render_face"):
-            render = generate.FaceGenerator.render_face
-
-            def render_face(self, rgb, landmarks, track_id):
+        def failing(method):
+            def wrapper(self, rgb, landmarks, track_id):
                 if fails(int(track_id)):
                     raise RuntimeError("injected engine failure")
-                return render(self, rgb, landmarks, track_id)
+                return method(self, rgb, landmarks, track_id)
+            return wrapper
 
-            generate.FaceGenerator.render_face = render_face
-        prepare = generate.FaceGenerator.prepare
-
-        def prepare_failing(self, rgb, landmarks, track_id):
-            if fails(int(track_id)):
-                raise RuntimeError("injected engine failure")
-            return prepare(self, rgb, landmarks, track_id)
-
-        generate.FaceGenerator.prepare = prepare_failing
+        for name in ("render_face", "prepare"):  # the mesh variant, the network variant
+            if hasattr(generate.FaceGenerator, name):
+                setattr(generate.FaceGenerator, name, failing(getattr(generate.FaceGenerator, name)))
     elif case == "mediapipe-raises":
         from streamanon.faces import landmarks
 

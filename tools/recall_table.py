@@ -140,12 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         cells = " | ".join(f"{row[m].get('untouched', 'ERR')} / {row[m].get('partly', '-')}" for m in methods)
         print(f"| {f.name} | {row['judged_faces']} | {cells} |", flush=True)
-    total = {m: {k: sum(r[m].get(k, 0) for r in rows) for k in ("faces", "untouched", "partly")} for m in methods}
-    print("| **all** | " + str(sum(r["judged_faces"] for r in rows)) + " | "
-          + " | ".join(f"{total[m]['untouched']} / {total[m]['partly']}" for m in methods) + " |")
-    if a.json:
-        a.json.write_text(json.dumps({"methods": methods, "stride": a.stride, "rows": rows, "total": total}, indent=1))
+    summarize(rows, methods, "| **all** | ", a.json, a.stride)
     return 1 if bad else 0
+
+
+def summarize(rows: list[dict], methods: list[str], label: str, json_path: Path | None, stride: int) -> dict:
+    """Print the table's total row (after ``label``) and write the JSON; returns the totals per method."""
+    total = {m: {k: sum(r[m].get(k, 0) for r in rows) for k in ("faces", "untouched", "partly")} for m in methods}
+    print(label + str(sum(r["judged_faces"] for r in rows)) + " | "
+          + " | ".join(f"{total[m]['untouched']} / {total[m]['partly']}" for m in methods) + " |")
+    if json_path:
+        json_path.write_text(json.dumps({"methods": methods, "stride": stride, "rows": rows, "total": total}, indent=1))
+    return total
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import subprocess
 import sys
@@ -256,11 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         cells = " | ".join(f"{row[m].get('untouched', 'ERR')} / {row[m].get('partly', '-')}" for m in methods)
         print(f"| {name} | {what} | {row['judged_faces']} | {cells} |", flush=True)
-    total = {m: {k: sum(r[m].get(k, 0) for r in rows) for k in ("faces", "untouched", "partly")} for m in methods}
-    print("| **all** | | " + str(sum(r["judged_faces"] for r in rows)) + " | "
-          + " | ".join(f"{total[m]['untouched']} / {total[m]['partly']}" for m in methods) + " |")
-    if a.json:
-        a.json.write_text(json.dumps({"methods": methods, "stride": a.stride, "rows": rows, "total": total}, indent=1))
+    total = recall.summarize(rows, methods, "| **all** | | ", a.json, a.stride)
     return 1 if any(total[m]["untouched"] for m in methods) else 0
 
 
