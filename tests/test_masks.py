@@ -84,3 +84,30 @@ def test_settings_reject_bad_values():
         CoverSettings(method="smudge")
     with pytest.raises(ValueError, match="--mask-scale"):
         CoverSettings(mask_scale=0.1)
+
+
+def test_many_box_faces_are_covered_together_inside_each_box():
+    """A crowd of box faces (MANY_BOXES or more, of several sizes, one given with its corners swapped, as a
+    path extrapolated back in time could) goes through cover_boxes: every face's inner box changes."""
+    from streamanon.anonymize import MANY_BOXES
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    before = frame.copy()
+    sizes = [16, 20, 30, 45, 70, 100, 18, 24, 60, 36]
+    boxes = np.array([[20 + 60 * i, 40 + 25 * (i % 3), 20 + 60 * i + s, 40 + 25 * (i % 3) + s]
+                      for i, s in enumerate(sizes)], np.float32)
+    boxes[3] = boxes[3][[2, 3, 0, 1]]  # corners swapped
+    n = len(boxes)
+    assert n >= MANY_BOXES
+    faces = Faces(boxes=boxes, landmarks=np.full((n, 478, 2), np.nan, np.float32), track_ids=np.arange(n),
+                  coasting=np.zeros(n, bool), scores=np.full(n, 0.9, np.float32))
+    assert cover_faces(frame, faces, CoverSettings(method="blur")) == 0
+    changed = np.any(frame != before, axis=2)
+    for b in boxes:
+        x0, x1 = sorted((b[0], b[2]))
+        y0, y1 = sorted((b[1], b[3]))
+        w, h = x1 - x0, y1 - y0
+        inner = changed[int(y0 + 0.2 * h):int(y1 - 0.2 * h), int(x0 + 0.2 * w):int(x1 - 0.2 * w)]
+        assert inner.mean() > 0.95
+    assert not changed[300:].any()  # far below every face: untouched

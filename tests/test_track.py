@@ -59,3 +59,17 @@ def test_greedy_match_uses_each_once():
     assert greedy_match(scores, 0.2) == [(0, 0)]
     assert sorted(greedy_match(scores, 0.05)) == [(0, 0), (1, 1)]
     assert greedy_match(np.array([[0.1]]), 0.2) == []
+
+
+def test_box_path_moves_its_box_without_flipping_or_shrinking():
+    """A face that shrank between two detections is extrapolated as a moving box of its last size."""
+    from streamanon.faces.track import BoxPath
+
+    path = BoxPath(np.array([[100, 100], [140, 140]], np.float32), horizon=8)
+    for _ in range(4):
+        path.predict()
+    path.update(np.array([[104, 100], [124, 120]], np.float32))  # centre +(-6, -10), size 40 -> 20
+    for _ in range(11):
+        p = path.predict()
+        assert np.allclose(p[1] - p[0], [20, 20])  # never flips, never shrinks further
+    assert p[0, 0] < 104 and p[0, 1] < 100  # it moved on the way it came

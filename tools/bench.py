@@ -37,7 +37,7 @@ PRESET, CRF = "veryfast", 20
 # deface with the same encoder settings (imageio-ffmpeg: quality None adds no -crf of its own)
 DEFACE_MATCHED = {"codec": "libx264", "quality": None, "output_params": ["-preset", PRESET, "-crf", str(CRF)]}
 # the issues' targets: (x deface, x pure transcode); None: no target
-TARGETS = {"blur": (5.0, 0.6), "pixelate": (5.0, 0.6), "mask": (5.0, 0.6), "generate": (3.0, None)}
+TARGETS = {"blur": (6.0, 0.6), "pixelate": (6.0, 0.6), "mask": (6.0, 0.6), "generate": (3.0, None)}
 
 
 @dataclass

@@ -146,13 +146,14 @@ class Lookahead:
         (still widened): a face walking in is covered where it was, not where it was first found."""
         self._apply_adds()  # the rows recorded in _filled exist from here on
         (n0, b0), (n1, b1) = first, second
-        velocity = (b1 - b0) / max(n1 - n0, 1)
+        centre = lambda b: (b[:2] + b[2:]) / 2  # noqa: E731
         size = float(max(b0[2] - b0[0], b0[3] - b0[1]))
         fast = 2 * MAX_BOX_SPEED * size  # measured, not extrapolated: a fast small face may move this much
-        velocity = np.clip(velocity, -fast, fast)
+        velocity = np.clip((centre(b1) - centre(b0)) / max(n1 - n0, 1), -fast, fast)
         for h, row in self._filled.pop(tid):
-            if h.n is not None and row < len(h.faces):
-                h.faces.boxes[row] = coast_box((b0 - velocity * (n0 - h.n)).astype(np.float32), n0 - h.n)
+            if h.n is not None and row < len(h.faces):  # the first box moved back along the centre's path
+                shift = np.tile(velocity * (n0 - h.n), 2)
+                h.faces.boxes[row] = coast_box((b0 - shift).astype(np.float32), n0 - h.n)
 
     def _interpolate(self, tid: int, prev: tuple[int, np.ndarray], now: tuple[int, np.ndarray]) -> None:
         """Cover the straight path between two measurements. Where the prediction made then differs from the

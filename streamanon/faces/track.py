@@ -154,18 +154,23 @@ MAX_BOX_SPEED = 0.25
 class BoxPath:
     """A small face's box between detections: extrapolated from its last two measurements, bounded.
 
-    The velocity is the change between the last two measured boxes per frame, at most ``max_speed`` x the
-    box size per frame, and it is extrapolated for ``horizon`` frames at most; after that the box holds.
-    No Kalman velocity: with measurements only every few frames and neighbours close by, a filter's
-    velocity drifts boxes onto bodies. (``Lookahead`` replaces these predictions by the measured path.)
+    The centre moves with the change between the last two measured centres per frame, at most ``max_speed``
+    x the box size per frame, for ``horizon`` frames at most; after that the box holds. The size is the last
+    measured one (a box never shrinks or flips on its way). No Kalman velocity: with measurements only every
+    few frames and neighbours close by, a filter's velocity drifts boxes onto bodies. (``Lookahead``
+    replaces these predictions by the measured path.) Points are the box corners, (2, 2).
     """
 
     def __init__(self, points: np.ndarray, max_speed: float = MAX_BOX_SPEED, horizon: int = 8, **_: float):
         self.last = points.astype(np.float64).copy()
-        self.velocity = np.zeros_like(self.last)
+        self.velocity = np.zeros(2)  # of the centre, px per frame
         self.max_speed, self.horizon = max_speed, horizon
         self.since = 0  # frames since the last measurement
         self.points = self.last.copy()
+
+    def _bounded(self, velocity: np.ndarray) -> np.ndarray:
+        limit = self.max_speed * float(np.ptp(self.last, axis=0).max())
+        return np.clip(np.asarray(velocity, np.float64).reshape(-1, 2).mean(0), -limit, limit)
 
     def predict(self, damping: float = 1.0) -> np.ndarray:
         self.since += 1
@@ -173,15 +178,13 @@ class BoxPath:
         return self.points
 
     def set_velocity(self, velocity: np.ndarray) -> None:
-        """Start from a velocity measured elsewhere (an earlier sighting), bounded as usual."""
-        size = float(np.ptp(self.last.reshape(-1, 2), axis=0).max())
-        self.velocity = np.clip(np.asarray(velocity, np.float64), -self.max_speed * size, self.max_speed * size)
+        """Start from a velocity measured elsewhere (an earlier sighting: per corner or of the centre)."""
+        self.velocity = self._bounded(velocity)
 
     def update(self, points: np.ndarray) -> np.ndarray:
-        points = points.astype(np.float64)
-        size = float(np.ptp(points.reshape(-1, 2), axis=0).max())
-        v = (points - self.last) / max(self.since, 1)
-        self.velocity = np.clip(v, -self.max_speed * size, self.max_speed * size)
+        points = points.astype(np.float64).reshape(2, 2)
+        v = (points.mean(0) - self.last.mean(0)) / max(self.since, 1)
         self.last, self.since = points.copy(), 0
+        self.velocity = self._bounded(v)
         self.points = points.copy()
         return self.points
