@@ -191,3 +191,23 @@ def test_sha256_checked(tmp_path):
     (tmp_path / "manifest.json").write_text('{"judges/pnet.onnx": {"sha256": "00"}}')
     with pytest.raises(ModelError, match="sha256"):
         S.MtcnnJudge(directory=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def dark_face(face) -> np.ndarray:
+    """The face in near darkness and out of focus: grey spread about 20 levels, no fine detail of its own."""
+    return (cv2.GaussianBlur(face, (0, 0), 2.0) // 6 + 8).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name, make, untouched, partly", [
+    ("codec-like noise", lambda f: np.clip(f + np.random.default_rng(2).normal(0, 1.5, f.shape), 0, 255)
+     .astype(np.uint8), True, False),
+    ("blurred", lambda f: blurred(f, 50, 150), False, False),
+    ("left half masked", lambda f: filled(f, 50, 100), False, True),
+])
+def test_untouched_rule_on_a_dark_soft_face(dark_face, name, make, untouched, partly):
+    """A bare dark face is still seen bare (its fine detail is all noise: the structure term finds it), and a
+    blur over all of it counts as covered although it moves its pixels by a few grey levels only."""
+    c = U.face_change(dark_face, make(dark_face), BOX)
+    assert c.untouched is untouched, (name, c)
+    assert c.partly_covered is partly, (name, c)

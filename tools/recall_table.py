@@ -7,8 +7,10 @@ does not use (MTCNN) next to CenterFace (DESIGN.md section 5, issue 9).
 The judges run once per original frame (every ``stride``-th frame of a video, every image) and their faces
 are cached in WORK/judged/; each method's output is then scored on those faces. Outputs are made with the
 CLI (``streamanon IN OUT --method M``) or with deface (``--deface`` names its executable, installed in a venv
-of its own: it pulls opencv-python). Exit status 1 when any input of a streamanon method has an untouched
-face or more than 1% partly covered.
+of its own: it pulls opencv-python). The method ``bare`` is a control: the input re-encoded as streamanon
+writes it (same encoder, same settings) with no face touched. Its untouched count is how many of the faces the
+rule can see bare at all (the judge's sensitivity on that input); it should be close to all of them. Exit
+status 1 when any input of a streamanon method has an untouched face or more than 1% partly covered.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ def make_output(path: Path, method: str, work: Path, deface: str | None, cli_arg
     if out.exists():
         return out, float("nan")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if method == "bare":
+        t0 = time.perf_counter()
+        bare_copy(path, out)
+        return out, time.perf_counter() - t0
     if method == "deface":
         cmd = [deface, str(path), "-o", str(out)]
     else:
@@ -78,6 +84,19 @@ def make_output(path: Path, method: str, work: Path, deface: str | None, cli_arg
     if r.returncode != 0 or not out.exists():
         raise RuntimeError(f"{shlex.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-300:]}")
     return out, time.perf_counter() - t0
+
+
+def bare_copy(path: Path, out: Path) -> None:
+    """The control: ``path`` decoded and written again with streamanon's writer settings, no face touched."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        ok, buf = cv2.imencode(out.suffix.lower(), cv2.imread(str(path), cv2.IMREAD_COLOR))
+        if not ok:
+            raise RuntimeError(f"cannot encode {out.name}")
+        out.write_bytes(buf.tobytes())
+        return
+    from bench import pure_transcode  # tools/bench.py: decode -> rgb24 -> libx264 as streamanon sets it
+
+    pure_transcode(path, out)
 
 
 def score(path: Path, output: Path, faces: dict[int, dict], stride: int, png: Path | None, label: str) -> dict:
@@ -135,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 row[m] = score(f, out, faces, a.stride, a.png, m) | {"seconds": secs}
             except (RuntimeError, ValueError) as exc:
                 row[m] = {"error": str(exc)}
-            if m != "deface" and (row[m].get("untouched", 1) or row[m].get("partly", 0) > 0.01 * row["judged_faces"]):
+            ours = m not in ("deface", "bare")
+            if ours and (row[m].get("untouched", 1) or row[m].get("partly", 0) > 0.01 * row["judged_faces"]):
                 bad += 1
         rows.append(row)
         cells = " | ".join(f"{row[m].get('untouched', 'ERR')} / {row[m].get('partly', '-')}" for m in methods)

@@ -53,6 +53,7 @@ def record(box: np.ndarray, found_by: np.ndarray, c: FaceChange, frame: int | No
             "height": round(float(box[3] - box[1]), 1),
             "found_by": [n for n, hit in zip(DETECTORS, found_by, strict=True) if hit],
             "mean_change": round(c.mean_change, 2), "detail_corr": round(c.detail_corr, 3),
+            "structure_corr": round(c.structure_corr, 3),
             "changed_share": round(c.changed_share, 3), "untouched": c.untouched, "partly_covered": c.partly_covered}
 
 
