@@ -259,6 +259,24 @@ def test_extreme_aspect_ratio_image(tmp_path):
     assert cv2.imread(str(out)).shape == (1, 4000, 3)
 
 
+def test_picture_too_wide_for_jpeg_is_exit_7_as_ffmpeg(tmp_path):
+    """Found: JPEG headers damaged to 65534x2 decode (FFmpeg), but no encoder writes a JPEG side over 65500 px:
+    OpenCV printed its own error line before ours. Now one line, exit 7, nothing left; ffmpeg fails alike, so
+    the fuzz judge does not count it stricter than ffmpeg."""
+    import cv2
+
+    src = tmp_path / "wide.png"
+    cv2.imwrite(str(src), np.full((2, 65534, 3), 128, np.uint8))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "o.jpg"
+    proc = run_cli(src, out, "--method", "blur", timeout=TIMEOUT)
+    assert proc.returncode == 7, proc.stderr
+    assert "65534x2" in one_error_line(proc.stderr)
+    assert not any(out_dir.iterdir())
+    assert fz.judge(proc.returncode, proc.stderr, out_dir, out, src, None).ok
+
+
 def test_intra_only_corrupt_picture_is_concealed(tmp_path):
     """Found: a damaged MJPEG picture that ffmpeg 5.1 conceals is refused by the FFmpeg 8 inside PyAV; the
     previous picture stands in for it, so the frame count and times stay."""

@@ -435,6 +435,19 @@ def video_packets(path: Path) -> int | None:
         return None
 
 
+def ffmpeg_writes_image(path: Path, suffix: str, timeout: float = 60) -> bool:
+    """Whether ``ffmpeg -i path -frames:v 1 out.SUFFIX`` writes the picture (the reference for an image output:
+    decoding alone says nothing of a format's limits)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / f"out{suffix}"
+        try:
+            r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1", "-y",
+                                str(out)], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0 and out.exists() and out.stat().st_size > 0
+
+
 def library_frames(path: Path) -> int:
     """Frames the FFmpeg libraries inside PyAV (the ones streamanon decodes with; newer than the ffmpeg on PATH
     here) decode from the first video stream when every error is skipped: 0 when it does not open."""
@@ -525,6 +538,8 @@ def judge(rc: int | str, stderr: str, out_dir: Path, out: Path, src: Path, frame
         packets = video_packets(src)
         frames_ffmpeg = -1 if packets is not None and v.frames_out >= math.ceil(0.9 * packets) else None
     v.frames_ffmpeg = ffmpeg_frames(src) if frames_ffmpeg is None else frames_ffmpeg
+    if rc == 7 and out.suffix in (".jpg", ".png") and not ffmpeg_writes_image(src, out.suffix):
+        v.frames_ffmpeg = 0  # ffmpeg cannot write this picture in that format either (a JPEG side over 65500)
     if v.frames_ffmpeg > 0 and v.frames_out < math.ceil(0.9 * v.frames_ffmpeg):
         # the ffmpeg on PATH (5.1 here) conceals some damage that the FFmpeg 8 inside PyAV refuses (a
         # Matroska header with a zero size, a VP8 or MJPEG picture): no stricter than the FFmpeg we decode with

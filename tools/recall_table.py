@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in methods:
             try:
                 out, secs = make_output(f, m, a.work, a.deface, shlex.split(a.cli_args))
-                row[m] = score(f, out, faces, a.stride, a.png, m) | {"seconds": secs}
+                png = a.png if m != "bare" else None  # the control's faces are bare by design
+                row[m] = score(f, out, faces, a.stride, png, m) | {"seconds": secs}
             except (RuntimeError, ValueError) as exc:
                 row[m] = {"error": str(exc)}
             ours = m not in ("deface", "bare")

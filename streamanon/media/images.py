@@ -84,8 +84,16 @@ def _decode_damaged(path: Path) -> np.ndarray | None:
     return None
 
 
+# OpenCV's JPEG encoder refuses a side longer than this (FFmpeg's refuses it too)
+MAX_JPEG_SIDE = 65500
+
+
 def write_image(path: Path, rgb: np.ndarray) -> None:
     """Encode by extension into a temporary sibling, then rename."""
+    h, w = rgb.shape[:2]
+    if path.suffix.lower() in (".jpg", ".jpeg") and max(h, w) > MAX_JPEG_SIDE:
+        raise OutputError(f"cannot encode a {w}x{h} picture as JPEG (at most {MAX_JPEG_SIDE} px a side): {path}",
+                          path=str(path))
     ok, buf = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode image as {path.suffix}: {path}", path=str(path))
