@@ -66,7 +66,9 @@ def _faces(boxes, ids) -> Faces:
 
 
 def test_lookahead_covers_a_new_face_before_its_first_detection_and_follows_its_path():
-    la = Lookahead(window=4)
+    """The window holds twice the detector's interval (here 2 x 3): the backfilled frames are still held when the
+    next run measures the face again, and move onto its path."""
+    la = Lookahead(window=6)
     out = []
     for n in range(3):  # three frames without the face
         out += la.push(n, _faces([], []), set())

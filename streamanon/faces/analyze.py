@@ -218,7 +218,7 @@ class FaceAnalyzer:
                 t.filter.update(pts)
                 continue
             if d is None:
-                if self.detected and (run == "full" or t.box()[3] - t.box()[1] >= HALF_MIN):
+                if self.detected and (run == "full" or float(t.box()[3] - t.box()[1]) >= HALF_MIN):
                     t.extra["missed_runs"] = t.extra.get("missed_runs", 0) + 1
                     t.misses += 0 if t.has_mesh else 1
                 continue
@@ -388,4 +388,5 @@ class FaceAnalyzer:
 
 def _inside(box: np.ndarray, w: int, h: int) -> bool:
     """Some of ``box`` is still in the frame."""
-    return bool(box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h)
+    x0, y0, x1, y1 = box.tolist()
+    return x1 > 0 and y1 > 0 and x0 < w and y0 < h

@@ -11,22 +11,29 @@ Box tracks (faces too small for the mesh) are measured only on detection frames.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..types import Faces
 from .analyze import coast_box
-from .track import MAX_BOX_SPEED, iou
+from .track import MAX_BOX_SPEED
 
 
 @dataclass
 class Held:
-    """One item in the window: a frame's ``faces`` (None: analysis failed) or a pass-through item."""
+    """One item in the window: a frame's ``faces`` (None: analysis failed) or a pass-through item. ``extra``:
+    box faces (box, track id) added while held, joined to ``faces`` once, when the frame leaves the window."""
 
     n: int | None
     item: object
     faces: Faces | None = None
+    extra: list[tuple[np.ndarray, int]] = field(default_factory=list)
+
+    def materialize(self) -> None:
+        if self.extra:
+            self.faces = _with_faces(self.faces, [b for b, _ in self.extra], [t for _, t in self.extra])
+            self.extra = []
 
 
 def _with_faces(faces: Faces, boxes: list[np.ndarray], track_ids: list[int]) -> Faces:
@@ -55,8 +62,7 @@ class Lookahead:
         self._n = 0
         self._last: dict[int, tuple[int, np.ndarray]] = {}  # track -> (n, box) of its last measurement
         self._known: set[int] = set()
-        self._filled: dict[int, list[tuple[Held, int]]] = {}  # new track -> its backfilled (frame, row)
-        self._adds: dict[int, tuple[Held, list[np.ndarray], list[int]]] = {}  # faces to add, per held frame
+        self._filled: dict[int, list[tuple[Held, int]]] = {}  # new track -> its backfilled (frame, extra row)
         self.backfilled = 0
         self.interpolated = 0
 
@@ -89,7 +95,6 @@ class Lookahead:
                 if prev is not None and tid in self._filled:
                     self._refill(tid, prev, (n, box))
                 self._last[tid] = (n, box)
-            self._apply_adds()
             self._known.update(int(t) for t in faces.track_ids)
             if len(self._last) > 4096:  # a long stream: forget tracks not measured for a while
                 self._last = {k: v for k, v in self._last.items() if v[0] > n - 10 * self.window - 100}
@@ -102,6 +107,8 @@ class Lookahead:
         out = list(self._held)
         self._held.clear()
         self._frames = 0
+        for h in out:
+            h.materialize()
         return out
 
     def _release(self) -> list[Held]:
@@ -109,6 +116,7 @@ class Lookahead:
         while self._held and (self._held[0].n is None or self._frames > self.window):
             h = self._held.popleft()
             self._frames -= h.n is not None
+            h.materialize()
             out.append(h)
         if self._filled:  # tracks not measured twice while their backfilled frames were held: forget them,
             # or each keeps its frames (and their pictures) alive; a live stream makes such tracks all along
@@ -121,17 +129,11 @@ class Lookahead:
             if h.n is not None and n0 < h.n < n1 and h.faces is not None:
                 yield h
 
-    def _add(self, h: Held, box: np.ndarray, tid: int) -> int:
-        """Queue a coasting box face on held frame ``h``; returns the row it will have."""
-        entry = self._adds.setdefault(id(h), (h, [], []))
-        entry[1].append(box)
-        entry[2].append(tid)
-        return len(h.faces) + len(entry[1]) - 1
-
-    def _apply_adds(self) -> None:
-        for h, boxes, tids in self._adds.values():
-            h.faces = _with_faces(h.faces, boxes, tids)
-        self._adds.clear()
+    @staticmethod
+    def _add(h: Held, box: np.ndarray, tid: int) -> int:
+        """Add a coasting box face to held frame ``h``; returns its row in ``h.extra``."""
+        h.extra.append((box, tid))
+        return len(h.extra) - 1
 
     def _backfill(self, tid: int, box: np.ndarray, n: int) -> None:
         filled = []
@@ -144,16 +146,15 @@ class Lookahead:
     def _refill(self, tid: int, first: tuple[int, np.ndarray], second: tuple[int, np.ndarray]) -> None:
         """With a second measurement, move the backfilled boxes onto the path extrapolated back in time
         (still widened): a face walking in is covered where it was, not where it was first found."""
-        self._apply_adds()  # the rows recorded in _filled exist from here on
         (n0, b0), (n1, b1) = first, second
         centre = lambda b: (b[:2] + b[2:]) / 2  # noqa: E731
         size = float(max(b0[2] - b0[0], b0[3] - b0[1]))
         fast = 2 * MAX_BOX_SPEED * size  # measured, not extrapolated: a fast small face may move this much
         velocity = np.clip((centre(b1) - centre(b0)) / max(n1 - n0, 1), -fast, fast)
         for h, row in self._filled.pop(tid):
-            if h.n is not None and row < len(h.faces):  # the first box moved back along the centre's path
+            if h.n is not None and row < len(h.extra):  # the first box moved back along the centre's path
                 shift = np.tile(velocity * (n0 - h.n), 2)
-                h.faces.boxes[row] = coast_box((b0 - shift).astype(np.float32), n0 - h.n)
+                h.extra[row] = (coast_box((b0 - shift).astype(np.float32), n0 - h.n), tid)
 
     def _interpolate(self, tid: int, prev: tuple[int, np.ndarray], now: tuple[int, np.ndarray]) -> None:
         """Cover the straight path between two measurements. Where the prediction made then differs from the
@@ -162,11 +163,22 @@ class Lookahead:
         for h in self._frames_between(n0, n1):
             a = (h.n - n0) / (n1 - n0)
             box = ((1 - a) * b0 + a * b1).astype(np.float32)
-            rows = np.nonzero(h.faces.track_ids == tid)[0]
+            rows = np.flatnonzero(h.faces.track_ids == tid)
             r = rows[0] if len(rows) else None
-            if r is not None and not h.faces.coasting[r] and not h.faces.has_mesh[r] \
-                    and iou(h.faces.boxes[r][None], box[None])[0, 0] > 0.5:
+            if r is not None and not h.faces.coasting[r] and np.isnan(h.faces.landmarks[r, 0, 0]) \
+                    and box_iou(h.faces.boxes[r], box) > 0.5:
                 h.faces.boxes[r] = box
             else:
                 self._add(h, box, tid)
             self.interpolated += 1
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boxes (x0, y0, x1, y1), in plain floats (called per face and frame)."""
+    ax0, ay0, ax1, ay1 = (float(v) for v in a[:4])
+    bx0, by0, bx1, by1 = (float(v) for v in b[:4])
+    iw, ih = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / max((ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter, 1e-6)

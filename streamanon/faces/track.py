@@ -95,11 +95,19 @@ class Track:
         return self.filter.points
 
     def box(self) -> np.ndarray:
-        """Tight box of the current points."""
-        p = self.points.reshape(-1, 2)
-        if len(p) == 2:  # box corners: no reductions over a (478, 2) array
-            return np.concatenate([np.minimum(p[0], p[1]), np.maximum(p[0], p[1])]).astype(np.float32)
-        return np.concatenate([p.min(0), p.max(0)]).astype(np.float32)
+        """Tight box of the current points (kept while the points array stays the same object: a box track's
+        filter makes a new one on each step)."""
+        p = self.points
+        cached = self.extra.get("_box")
+        if cached is not None and cached[0] is p:
+            return cached[1]
+        q = p.reshape(-1, 2)
+        if len(q) == 2:  # box corners: no reductions over a (478, 2) array
+            box = np.concatenate([np.minimum(q[0], q[1]), np.maximum(q[0], q[1])]).astype(np.float32)
+        else:
+            box = np.concatenate([q.min(0), q.max(0)]).astype(np.float32)
+        self.extra["_box"] = (p, box)
+        return box
 
 
 def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -134,14 +142,13 @@ def greedy_match(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
     pairs: list[tuple[int, int]] = []
     if scores.size == 0:
         return pairs
+    rows, cols = np.nonzero(scores >= min_score)
+    order = np.argsort(-scores[rows, cols], kind="stable")
     used_r, used_c = set(), set()
-    for flat in np.argsort(-scores, axis=None):
-        r, c = np.unravel_index(flat, scores.shape)
-        if scores[r, c] < min_score:
-            break
+    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
         if r in used_r or c in used_c:
             continue
-        pairs.append((int(r), int(c)))
+        pairs.append((r, c))
         used_r.add(r)
         used_c.add(c)
     return pairs
