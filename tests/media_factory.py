@@ -322,6 +322,30 @@ def crowd_frames(width: int = 1280, height: int = 900, frames: int = 30, faces: 
     return Crowd(out, boxes)
 
 
+def swerving_face_frames(width: int = 960, height: int = 540, frames: int = 36, face: int = 100) -> Crowd:
+    """One astronaut face ``face`` px tall that darts about: about 0.7 of its height a frame, turning back
+    every few frames (a handheld camera, or a live stream that dropped most of its frames)."""
+    import cv2
+
+    crop = astronaut()[ASTRONAUT_FACE]
+    fx0, fy0, fx1, fy1 = FACE_IN_PATCH
+    h = int(round(face / (fy1 - fy0)))
+    w = max(1, int(round(crop.shape[1] * h / crop.shape[0])))
+    patch = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    t = np.arange(frames)
+    # a fast sweep across the frame and back, with a vertical swing of a shorter period
+    xs = (width - w) * (0.5 - 0.5 * np.cos(2 * np.pi * t / 12))
+    ys = (height - h) * (0.5 - 0.5 * np.cos(2 * np.pi * t / 7))
+    out, boxes = [], np.full((frames, 1, 4), np.nan)
+    for f in range(frames):
+        rgb = _background(height, width, f)
+        x0, y0 = int(round(xs[f])), int(round(ys[f]))
+        rgb[y0:y0 + h, x0:x0 + w] = patch
+        boxes[f, 0] = [x0 + fx0 * w, y0 + fy0 * h, x0 + fx1 * w, y0 + fy1 * h]
+        out.append(rgb)
+    return Crowd(out, boxes)
+
+
 def write_frames(path, frames: list[np.ndarray], fps: int = 25, crf: int = 12) -> Path:
     """Encode RGB frames as H.264 (high quality, so small faces survive the coding)."""
     path = Path(path)

@@ -7,7 +7,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from media_factory import crowd_frames, write_frames
+from media_factory import crowd_frames, swerving_face_frames, write_frames
 
 from streamanon.faces.lookahead import Lookahead
 from streamanon.types import Faces
@@ -116,3 +116,19 @@ def test_lookahead_keeps_pass_through_items_in_order():
     # audio never overtakes the frame it followed
     order = [h.item for h in out]
     assert all(order.index(("frame", n)) < order.index(("audio", n)) for n in range(5))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["blur", "generate"])
+def test_a_face_that_darts_about_is_never_bare(cli, tmp_path, method):
+    """Found in the live soak (a stream that drops most frames moves a face far between two frames): the mesh
+    lost the face, the next detector run came 3 frames later and gave the face to a stale track; the face was
+    bare on 6 of 100 frames. A lost mesh now brings a detector run on that frame."""
+    c = swerving_face_frames()
+    path = write_frames(tmp_path / "swerve.mp4", c.frames)
+    originals = decode(path)
+    out = tmp_path / f"{method}.mp4"
+    r = cli(path, out, "--method", method, timeout=300)
+    assert r.returncode == 0, r.stderr
+    bare = [f for f, (a, b) in enumerate(zip(originals, decode(out))) if untouched(a, b, c.boxes[f, 0])]
+    assert not bare, f"face untouched on frames {bare}"

@@ -27,8 +27,7 @@ log = logging.getLogger(__name__)
 class AnalyzerSettings:
     """How faces are found and followed.
 
-    detect_every: run the detector every k frames (a lost mesh track brings the next run forward, at most
-    every ceil(k/2) frames).
+    detect_every: run the detector every k frames (and on the frame a face's mesh is lost).
     mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
     the Kalman prediction (1: every frame).
     mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
@@ -166,8 +165,10 @@ class FaceAnalyzer:
         k = self.settings.detect_every
         if self._since_detect >= k:
             return "full"
-        lost = any(t.misses > 0 and t.extra.get("missed_runs", 0) == 0 for t in self.tracks)
-        if lost and self._since_detect >= (k + 1) // 2:
+        # a face whose mesh was lost (fast motion, a turn, a hand): found again on this very frame, while it is
+        # still near its track (waiting even a few frames let a fast face go bare, or join a stale track)
+        lost = any(t.has_mesh and t.misses > 0 and t.extra.get("missed_runs", 0) == 0 for t in self.tracks)
+        if lost:
             return "full"
         if k >= 6 and not self._half_done and self._since_detect >= k // 2:
             return "half"
