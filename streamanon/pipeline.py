@@ -34,7 +34,8 @@ class _Abort(Exception):
 @dataclass
 class LivePolicy:
     """Live mode: ``max_latency`` seconds from capture to write, at most (frames that cannot make it while a
-    newer one waits are dropped unprocessed; every frame written has been anonymized)."""
+    newer one waits are dropped unprocessed; the look-ahead lets a frame go early rather than hold it past
+    the bound, shortening its backfill; every frame written has been anonymized)."""
 
     max_latency: float = 1.0
     queue: int = 2  # frames between two stages
@@ -106,6 +107,12 @@ class Pipeline:
             return False
         return time.monotonic() - frame.captured + self._service > self.live.max_latency
 
+    def _held_too_long(self, held: tuple[Frame, float]) -> bool:
+        """Live: a frame held in the look-ahead would miss the latency bound if held for one more frame."""
+        frame = held[0]
+        return frame.captured is not None and \
+            time.monotonic() - frame.captured + 2 * self._service > self.live.max_latency
+
     def _served(self, seconds: float) -> None:
         self._service = seconds if not self._service else 0.9 * self._service + 0.1 * seconds
 
@@ -164,6 +171,8 @@ class Pipeline:
                     faces = None
             self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
             self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured, priors=priors))
+            if self.live:  # the look-ahead never holds a frame past the latency bound
+                self._release(self.lookahead.expire(self._held_too_long))
         self._release(self.lookahead.flush())
         self.stats.backfilled = self.lookahead.backfilled
         self._put(self.q_analyzed, END)

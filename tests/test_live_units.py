@@ -168,6 +168,24 @@ def test_live_drops_oldest_frames_when_behind_and_bounds_latency():
     assert all(b > a for a, b in zip(pts, pts[1:])) and written[0].time_base == TIME_BASE
 
 
+class HoldingAnalyzer(SlowAnalyzer):
+    """A detector every 8 frames: live mode holds 8 frames in the look-ahead (faces/lookahead.py)."""
+
+    settings = type("Settings", (), {"detect_every": 8})()
+    measured = {1}
+    priors: dict = {}
+
+
+def test_live_lookahead_never_holds_a_frame_past_the_bound():
+    """Found by the soak: at a low frame rate the 8 frames of the look-ahead alone held 1.9 s against a 1 s
+    bound. At 20 fps they hold 0.4 s; the bound is 0.2 s."""
+    stats, written = Stats(), []
+    Pipeline(HoldingAnalyzer(0.005), _cover, stats, live=LivePolicy(max_latency=0.2)).run(
+        _camera(40, 20.0), written.append, lambda _: None)
+    assert stats.frames > 30 and all((f.rgb == 255).all() for f in written)
+    assert max(stats.latencies) < 0.2 + 0.06
+
+
 def test_file_mode_never_drops():
     stats, written = _run(None, analyze_s=0.01, n=20)
     assert (stats.frames_in, stats.frames, stats.dropped) == (20, 20, 0)

@@ -102,6 +102,18 @@ class Lookahead:
         self._frames += 1
         return self._release()
 
+    def expire(self, stale) -> list[Held]:
+        """Release the oldest held frames for which ``stale(item)`` is true, window or not (live: a frame that
+        would miss the latency bound if held longer), with the pass-through items before them. Fewer frames
+        held means a shorter backfill: the bound comes first."""
+        out = []
+        while self._held and (self._held[0].n is None or stale(self._held[0].item)):
+            h = self._held.popleft()
+            self._frames -= h.n is not None
+            h.materialize()
+            out.append(h)
+        return out
+
     def flush(self) -> list[Held]:
         self._filled.clear()
         out = list(self._held)
