@@ -11,8 +11,10 @@ For a face box found in the ORIGINAL frame (``small_faces``):
   81% with the structure; blurred and generated faces stay far below 0.95).
 - **partly covered** (only when not untouched): less than 90% of the box's pixels changed. A pixel changed when
   the absolute grey difference, smoothed by a Gaussian (sigma 1 px), is > 6 (codec noise at usual quality stays
-  below), or when its local detail (|high-pass|, smoothed) lost more than half of an original level of at least 2
-  grey levels (a blur removes detail without moving the mean), or when such a pixel lies within 1/8 of the box
+  below), or when its local detail (|high-pass|, smoothed), or its local structure at the face's scale (|band-pass|
+  as above, smoothed over 1/20 of the box height), lost more than half of an original level of at least 2 grey
+  levels (a blur removes detail without moving the mean; on a soft face there is little fine detail to lose,
+  but its structure goes), or when such a pixel lies within 1/8 of the box
   height of it (a blur leaves flat skin almost as it was; the dilation counts such pixels with the changes
   around them). For a face of low contrast (grey spread p5-p95 of its box under 60 levels: dark or soft) both
   levels shrink in proportion, to a third at most: a blur moves such a face's pixels less.
@@ -115,13 +117,17 @@ def _slices(box: np.ndarray, shape: tuple[int, ...], origin: tuple[int, int] = (
 
 def changed_pixels(g_original: np.ndarray, g_output: np.ndarray, face_height: float, scale: float = 1.0
                    ) -> np.ndarray:
-    """(H, W) bool: pixels whose smoothed grey difference exceeds ``CHANGED_DIFF`` or whose local detail was
-    lost (``DETAIL_LOST``), dilated by ``CHANGED_SPREAD`` of the face height; both levels x ``scale``."""
+    """(H, W) bool: pixels whose smoothed grey difference exceeds ``CHANGED_DIFF`` or whose local detail or
+    structure was lost (``DETAIL_LOST``), dilated by ``CHANGED_SPREAD`` of the face height; levels x ``scale``."""
     diff = cv2.GaussianBlur(np.abs(g_original - g_output), (0, 0), CHANGED_SMOOTH)
-    da = cv2.GaussianBlur(np.abs(highpass(g_original)), (0, 0), 2.0)
-    db = cv2.GaussianBlur(np.abs(highpass(g_output)), (0, 0), 2.0)
-    lost = (da > DETAIL_LEVEL * scale) & (db < DETAIL_LOST * da)
-    changed = ((diff > CHANGED_DIFF * scale) | lost).astype(np.uint8)
+    changed = diff > CHANGED_DIFF * scale
+    for a, b, sigma in ((highpass(g_original), highpass(g_output), 2.0),  # fine detail
+                        (bandpass(g_original, face_height), bandpass(g_output, face_height),  # the structure
+                         max(2.0, face_height / 20))):
+        da = cv2.GaussianBlur(np.abs(a), (0, 0), sigma)
+        db = cv2.GaussianBlur(np.abs(b), (0, 0), sigma)
+        changed |= (da > DETAIL_LEVEL * scale) & (db < DETAIL_LOST * da)
+    changed = changed.astype(np.uint8)
     r = max(1, int(round(CHANGED_SPREAD * face_height)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.dilate(changed, kernel) > 0
