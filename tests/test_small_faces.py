@@ -211,3 +211,13 @@ def test_untouched_rule_on_a_dark_soft_face(dark_face, name, make, untouched, pa
     c = U.face_change(dark_face, make(dark_face), BOX)
     assert c.untouched is untouched, (name, c)
     assert c.partly_covered is partly, (name, c)
+
+
+def test_a_soft_face_blurred_all_over_is_covered_not_partly(face):
+    """A soft face (motion blur, a low-resolution camera) has little fine detail to lose; its structure at the
+    face's scale is what a blur removes, and the rule counts that."""
+    soft = cv2.GaussianBlur(face, (0, 0), 3.0)
+    c = U.face_change(soft, blurred(soft, 50, 150), BOX)
+    assert not c.untouched and not c.partly_covered, c
+    half = U.face_change(soft, filled(soft, 50, 100), BOX)
+    assert half.partly_covered, half
