@@ -162,5 +162,6 @@ def test_tcp_input_reconnects_after_the_server_dies(tmp_path):
     assert anon.returncode == 130, err
     assert "Traceback" not in err and "reconnected to rtsp://" in err, err
     s = json.loads(stats.read_text())
-    assert s["reconnects"] == 1 and s["frames"] > 50 and s["failed_frames"] == 0
+    # one restart; a loaded machine may need a second try while the server comes back
+    assert 1 <= s["reconnects"] <= 3 and s["frames"] > 50 and s["failed_frames"] == 0
     assert mf.probe(out).frames == s["frames"]
