@@ -8,7 +8,8 @@ untouched faces (the first privacy number) and HOG leaks.
 Untouched faces (DESIGN.md section 5; streamanon/metrics/untouched.py): on every ``--judge-stride``-th frame
 (every image), MTCNN and CenterFace (streamanon/metrics/small_faces.py; the judges, not the anonymizer) find the
 faces of 20 px or more in the ORIGINAL; a face is untouched when the inner 60% of its box is unchanged in the
-output (mean absolute grey change < 8 and high-pass detail correlation > 0.8), partly covered when less than
+output (mean absolute grey change < 8, and high-pass detail correlation > 0.8 or band-pass structure correlation
+> 0.95), partly covered when less than
 90% of its box changed. Targets: 0 untouched, at most 1% partly covered per clip. ``--png DIR`` saves each
 untouched and partly covered face as a side-by-side crop (original | output).
 

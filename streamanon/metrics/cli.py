@@ -19,8 +19,9 @@ examples:
 
 Folders are paired by file name, videos by frame index. Judges: dlib HOG and ResNet descriptor,
 MediaPipe face mesh; untouched faces: MTCNN and CenterFace at full resolution (all independent of the
-anonymizer). A face is untouched when the inner 60% of its box is unchanged (mean grey change < 8, high-pass
-correlation > 0.8), partly covered when less than 90% of its box changed. Exit codes: 0 ok, 1 internal error, 2 usage,
+anonymizer). A face is untouched when the inner 60% of its box is unchanged (mean grey change < 8, and high-pass
+correlation > 0.8 or structure correlation at the face's scale > 0.95), partly covered when less than 90% of its
+box changed. Exit codes: 0 ok, 1 internal error, 2 usage,
 3 input not found, 4 input unusable (no pairs, sizes differ).
 """
 
