@@ -196,6 +196,10 @@ class FaceAnalyzer:
         if run:  # weak detections only confirm tracks; new tracks need the threshold
             side = s.detect_side if run == "full" else max(64, min(s.detect_side, max(rgb.shape[:2])) // 2)
             det_boxes, det_scores = self.detector.detect(rgb, threshold=s.threshold * KEEP_RATIO, max_side=side)
+            if run == "half":  # small faces are left to the full runs: at half size two neighbours can merge
+                # into one box, which then moved a small face's track onto its neighbour (a crowd swap)
+                big = (det_boxes[:, 3] - det_boxes[:, 1]) * 1.35 >= HALF_MIN
+                det_boxes, det_scores = det_boxes[big], det_scores[big]
             self._half_done = run == "half"
             if run == "full":
                 self._since_detect = 0
