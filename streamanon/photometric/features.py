@@ -168,9 +168,10 @@ def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
             continue
         c = contour - origin
         centre = c.mean(0)
-        gy, gx = np.ogrid[0:sub.shape[0], 0:sub.shape[1]]
-        socket = np.exp(-((gx - centre[0]) / (0.7 * width)) ** 2 * 2
-                        - ((gy - centre[1] + 0.2 * height) / (1.3 * height)) ** 2 * 2).astype(np.float32)
+        socket = np.zeros(sub.shape[:2], np.float32)
+        axes = (max(1, int(0.7 * width)), max(1, int(1.3 * height)))
+        cv2.ellipse(socket, tuple(np.round(centre - (0, 0.2 * height)).astype(int)), axes, 0, 0, 360, 1.0, -1)
+        socket = cv2.GaussianBlur(socket, (0, 0), 0.25 * width)
         upper = c[c[:, 1] <= centre[1]]
         upper = upper[np.argsort(upper[:, 0])]
         lift = 0.7 * height * np.sin(np.pi * np.clip((upper[:, 0] - upper[0, 0]) / width, 0, 1)) ** 0.5

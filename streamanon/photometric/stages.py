@@ -241,21 +241,15 @@ def features(p: FacePatch) -> None:
     track's tint), eyes (sclera, the track's iris colour at the new iris landmarks, pupil, lashes) and the
     mouth opening (dark, teeth when open), at the brightness of the original's skin."""
     light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
-    skin = np.array(cv2.mean(p.render, p.skin.astype(np.uint8))[:3], np.float32) if p.skin.any() else \
-        np.full(3, 0.5, np.float32)
-    h, w = p.render.shape[:2]
-    lo = np.maximum(np.floor(p.target[:, :2].min(0) - 0.05 * p.size), 0).astype(int)
-    hi = np.minimum(np.ceil(p.target[:, :2].max(0) + 0.05 * p.size).astype(int), (w, h))
-    box = (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0])))  # what the features draw on
-    before = p.render[box].copy()
+    skin = p.render[p.skin].mean(0) if p.skin.any() else np.full(3, 0.5, np.float32)
+    before = p.render.copy()
     draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_eyes(p.render, p.target, p.look.iris, light)
     draw_mouth(p.render, p.target, p.size, light)
-    if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
-        sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size
-        p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
+    drawn = cv2.GaussianBlur(p.render - before, (0, 0), FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size)
+    p.render = before + drawn  # a lens's softness: drawn edges do not shimmer from frame to frame
 
 
 def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: int = 5000) -> np.ndarray:
