@@ -71,7 +71,7 @@ class Look:
 
 def random_look(rng: np.random.Generator) -> Look:
     """A track's eyes, brows and lips, drawn from ``rng``."""
-    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng))
+    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.3, 0.55)), lip_tint(rng))
 
 
 def iris_colour(rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +123,8 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         radius = float(np.linalg.norm(points[eye.ring, :2] - points[eye.centre, :2], axis=1).mean())
         gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
         half = max(np.ptp(c[:, 0]) / 2, 1.0)
-        shade = 1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2
+        shade = (1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2) * \
+            (0.7 + 0.3 * np.clip((gy - c[:, 1].min()) / height, 0, 1))
         eye_img = np.empty_like(sub)
         eye_img[:] = np.array([0.80, 0.76, 0.73], np.float32) * light
         eye_img *= np.clip(shade, 0.3, 1.0)[..., None]
@@ -131,7 +132,6 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         iris_px = iris * light * (0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1))[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
-        eye_img *= (0.55 + 0.45 * np.clip((gy - c[:, 1].min()) / (0.6 * height), 0, 1))[..., None]  # lid shadow
         if radius >= 2.5:
             spot = centre + np.array([-0.3, -0.35]) * radius
             _over(eye_img, np.array([0.95, 0.95, 0.95], np.float32) * min(light, 1.0),
@@ -142,44 +142,9 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         k = (right - left) % len(c)
         arcs = (rolled[:k + 1], np.r_[rolled[k:], rolled[:1]])
         upper = min(arcs, key=lambda a: a[:, 1].mean())
-        lower = max(arcs, key=lambda a: a[:, 1].mean())
-        if abs(upper[0, 0] - (points[168, 0] - origin[0])) < abs(upper[-1, 0] - (points[168, 0] - origin[0])):
-            upper = upper[::-1]  # from the outer corner
-        outer = upper[:max(2, len(upper) * 3 // 5)]
         lash = np.zeros(sub.shape[:2], np.uint8)
         cv2.polylines(lash, [np.round(upper * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
-        cv2.polylines(lash, [np.round((outer - (0, 0.3 * thick)) * 16).astype(np.int32)], False, 255,
-                      max(1, round(1.6 * thick)), cv2.LINE_AA, shift=4)
-        cv2.polylines(lash, [np.round(lower * 16).astype(np.int32)], False, 90, max(1, thick // 2), cv2.LINE_AA,
-                      shift=4)
-        soft = cv2.GaussianBlur(lash.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.25 * thick))
-        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
-
-
-def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
-    """Soft shading around both eyes of the NEW geometry, in place: the socket a little darker and a lid
-    crease above the upper lid (before the eyes are drawn)."""
-    for eye in eye_indices():
-        contour = points[eye.contour, :2]
-        width, height = max(float(np.ptp(contour[:, 0])), 1.0), max(float(np.ptp(contour[:, 1])), 1.0)
-        box, origin = _box(contour, image.shape[:2], 0.8 * width)
-        sub = image[box]
-        if sub.shape[0] < 3 or sub.shape[1] < 3:
-            continue
-        c = contour - origin
-        centre = c.mean(0)
-        socket = np.zeros(sub.shape[:2], np.float32)
-        axes = (max(1, int(0.7 * width)), max(1, int(1.3 * height)))
-        cv2.ellipse(socket, tuple(np.round(centre - (0, 0.2 * height)).astype(int)), axes, 0, 0, 360, 1.0, -1)
-        socket = cv2.GaussianBlur(socket, (0, 0), 0.25 * width)
-        upper = c[c[:, 1] <= centre[1]]
-        upper = upper[np.argsort(upper[:, 0])]
-        lift = 0.7 * height * np.sin(np.pi * np.clip((upper[:, 0] - upper[0, 0]) / width, 0, 1)) ** 0.5
-        crease = np.zeros(sub.shape[:2], np.float32)
-        cv2.polylines(crease, [np.round((upper - np.c_[np.zeros_like(lift), lift + 0.35 * height]) * 16)
-                               .astype(np.int32)], False, 1.0, max(1, round(0.12 * height)), cv2.LINE_AA, shift=4)
-        crease = cv2.GaussianBlur(crease, (0, 0), max(0.5, 0.12 * height))
-        sub *= (1 - 0.08 * socket - 0.12 * np.clip(crease * 2, 0, 1))[..., None]
+        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.75 * lash.astype(np.float32) / 255.0)
 
 
 def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float) -> None:
@@ -209,15 +174,14 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
 
 def _teeth(shape: tuple[int, int], top: np.ndarray, light: float) -> np.ndarray:
     """(H, W, 3) upper teeth under the (N, 2) upper inner lip arc: dimmer towards the mouth corners, a faint
-    dark gap between neighbours (incisors wider than the teeth beside them); white on any skin (``light``
-    only half counts: it is the skin's lightness as much as the scene's)."""
+    dark gap between neighbours (incisors wider than the teeth beside them)."""
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     centre, half = float(top[:, 0].mean()), max(float(np.ptp(top[:, 0])) / 2, 1.0)
     u = np.abs(gx - centre) / half
     edges = np.array([0.0, 0.17, 0.31, 0.43, 0.54, 0.64, 0.73, 0.81, 0.89])
     gaps = np.exp(-(np.min(np.abs(u[..., None] - edges), -1) * half / max(0.01 * half, 0.6)) ** 2)
     shade = np.clip(1 - 0.75 * u ** 2, 0.2, 1) * (1 - 0.15 * gaps)
-    return np.array([0.93, 0.88, 0.79], np.float32) * min(0.55 + 0.45 * light, 1.05) * shade[..., None]
+    return np.array([0.93, 0.88, 0.79], np.float32) * min(light, 1.05) * shade[..., None]
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:
@@ -284,7 +248,7 @@ def brow_profile(t: np.ndarray) -> np.ndarray:
 
 
 def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colour: np.ndarray,
-               density: float = 0.75) -> None:
+               density: float = 0.85) -> None:
     """Both brows of the NEW geometry into the (H, W, 3) image, in place: a soft tint and the track's hairs
     (``strokes`` from ``brow_strokes``) laid out between the brow landmarks in ``colour`` (sRGB)."""
     for upper, lower in brow_indices():
@@ -314,8 +278,7 @@ def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colou
         mid, half = (lo + hi) / 2, (hi - lo) / 2 * brow_profile(ts)[:, None]
         shape = _soft_polygon(sub.shape[:2], np.concatenate([mid - half, (mid + half)[::-1]]))
         shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.12 * height))
-        hair = cv2.GaussianBlur(hair, (0, 0), max(0.5, 0.03 * height))  # no single-pixel lines to shimmer
-        alpha = np.clip(0.35 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.85)
+        alpha = np.clip(0.3 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.9)
         _over(sub, colour, alpha)
 
 
@@ -345,7 +308,7 @@ def lip_polygons() -> tuple[np.ndarray, np.ndarray]:
 
 def lip_tint(rng: np.random.Generator) -> np.ndarray:
     """(3,) a track's lip colour as a factor on the skin's sRGB (redder and a little darker)."""
-    return np.array([rng.uniform(0.9, 0.98), rng.uniform(0.7, 0.8), rng.uniform(0.72, 0.82)], np.float32)
+    return np.array([rng.uniform(0.88, 0.98), rng.uniform(0.58, 0.7), rng.uniform(0.6, 0.72)], np.float32)
 
 
 def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: float) -> None:

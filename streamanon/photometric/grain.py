@@ -42,7 +42,7 @@ def noise_texture(rng: np.random.Generator, res: int = NOISE_RES) -> np.ndarray:
     dots = (rng.random((res, res)) < 0.006 * (0.4 + middle)) * rng.uniform(0.5, 1.0, (res, res))
     pores = _unit(cv2.GaussianBlur(dots.astype(np.float32), (0, 0), 0.9 * res / NOISE_RES))
     mottle = band(res / 40)
-    return _unit(fine + 0.6 * peel - 0.25 * pores + 0.35 * mottle)
+    return _unit(fine + 0.7 * peel - 0.3 * pores + 0.5 * mottle)
 
 
 def grain_amount(target: float, base: float, noise: float) -> float:

@@ -23,7 +23,7 @@ from . import mesh as M
 from . import uv as U
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab, transfer, typical
-from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
+from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look
 from .grain import grain_amount, grey_laplacian_variance
 from .relight import FLAT, fit_lighting, shading
 from .sh import linear_to_srgb_fast, srgb_to_linear
@@ -32,10 +32,9 @@ from .temporal import TemporalStore
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
-MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+MAX_GRAIN = 8.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
-FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose")
 
 
@@ -242,14 +241,10 @@ def features(p: FacePatch) -> None:
     mouth opening (dark, teeth when open), at the brightness of the original's skin."""
     light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
     skin = p.render[p.skin].mean(0) if p.skin.any() else np.full(3, 0.5, np.float32)
-    before = p.render.copy()
     draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips, p.size)
-    shade_sockets(p.render, p.target)
     draw_eyes(p.render, p.target, p.look.iris, light)
     draw_mouth(p.render, p.target, p.size, light)
-    drawn = cv2.GaussianBlur(p.render - before, (0, 0), FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size)
-    p.render = before + drawn  # a lens's softness: drawn edges do not shimmer from frame to frame
 
 
 def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: int = 5000) -> np.ndarray:
