@@ -111,3 +111,4 @@ def test_many_box_faces_are_covered_together_inside_each_box():
         inner = changed[int(y0 + 0.2 * h):int(y1 - 0.2 * h), int(x0 + 0.2 * w):int(x1 - 0.2 * w)]
         assert inner.mean() > 0.95
     assert not changed[300:].any()  # far below every face: untouched
+

@@ -78,10 +78,11 @@ def test_lookahead_covers_a_new_face_before_its_first_detection_and_follows_its_
     out += la.push(6, _faces([[130, 100, 150, 120]], [7]), {7})  # measured again: it moved faster
     out += la.flush()
     assert [h.item for h in out] == list(range(7))
-    for h in out[:3]:  # backfilled, on the path extrapolated back, widened a little
-        assert len(h.faces) == 1 and h.faces.coasting[0]
-        x0, _, x1, _ = h.faces.boxes[0]
-        assert x0 < 100 - (3 - h.item) * 5 + 1 and x1 - x0 <= 1.5 * 20
+    for h in out[:3]:  # backfilled, on the path extrapolated back, widened a little; where that path is off
+        # the place it was first found, that place stays covered too (a still face's velocity can be wrong)
+        assert h.faces.coasting.all() and 1 <= len(h.faces) <= 2
+        assert any(x0 < 100 - (3 - h.item) * 5 + 1 and x1 - x0 <= 1.5 * 20 for x0, _, x1, _ in h.faces.boxes)
+        assert any(x0 <= 100 and x1 >= 120 for x0, _, x1, _ in h.faces.boxes)
     for h, x, pred in zip(out[4:6], (110, 120), (102, 104)):  # between two detections: the straight path,
         xs = sorted(h.faces.boxes[:, 0].round(3).tolist())  # and the prediction, which differs from it here
         assert xs == [pred, x]
@@ -98,10 +99,9 @@ def test_lookahead_covers_a_face_confirmed_late_from_its_earlier_sighting():
     out += la.flush()
     assert [h.item for h in out] == list(range(7))
     for h in out[:6]:
-        assert len(h.faces) == 1 and h.faces.coasting[0] and h.faces.track_ids[0] == 3
-        x0, _, x1, _ = h.faces.boxes[0]
+        assert h.faces.coasting.all() and (h.faces.track_ids == 3).all()
         centre = 130 + 10 * (h.item - 2)  # the face moves 10 px a frame
-        assert x0 < centre - 8 and x1 > centre + 8, (h.item, h.faces.boxes[0])
+        assert any(x0 < centre - 8 and x1 > centre + 8 for x0, _, x1, _ in h.faces.boxes), (h.item, h.faces.boxes)
 
 
 def test_lookahead_keeps_pass_through_items_in_order():

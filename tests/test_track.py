@@ -99,3 +99,31 @@ def test_half_resolution_run_leaves_small_faces_to_the_full_runs(monkeypatch):
         an.analyze(rgb)
     for t in an.tracks:
         assert np.abs(t.box() - start[t.id]).max() < 2, (t.id, t.box(), start[t.id])
+
+
+def test_a_weak_detection_far_away_does_not_confirm_another(monkeypatch):
+    """Found on the street clip: a weak detection confirmed one 2.2 face sizes away, 4 frames later, because
+    the reach was set by an older candidate (8 frames back); the new track's backfill, extrapolated from that
+    false pair, swept a cover across the frame. Each candidate now reaches only as far as a face moves."""
+    from streamanon.faces.analyze import AnalyzerSettings, FaceAnalyzer
+
+    an = FaceAnalyzer(AnalyzerSettings(detect_every=8))
+    weak = {0: [[100.0, 100.0, 150.0, 160.0]],  # seen once, never again: an old candidate
+            4: [[1000.0, 340.0, 1050.0, 400.0], [300.0, 400.0, 350.0, 460.0]],  # the half-size run
+            8: [[1190.0, 400.0, 1240.0, 460.0], [310.0, 404.0, 360.0, 464.0]]}  # 2.2 sizes off; 0.2 off
+
+    def detect(rgb, threshold=None, max_side=None):
+        boxes = weak.get(an._frame - 1, [])
+        return np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.15, np.float32)
+
+    monkeypatch.setattr(an.detector, "detect", detect)
+    rgb = np.zeros((720, 1280, 3), np.uint8)
+    started = {}
+    for f in range(9):
+        an.analyze(rgb)
+        started.update({t: (f, prior) for t, prior in an.priors.items()})
+    # only the near pair starts a face, from its sighting 4 frames before
+    assert len(started) == 1, started
+    (f, (ago, box)), = started.values()
+    assert f == 8 and ago == 4 and box[0] < 400
+

@@ -18,7 +18,7 @@ import numpy as np
 from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
-from .track import BoxPath, KalmanPoints, NoFilter, Track, containment, greedy_match, iou
+from .track import MAX_BOX_SPEED, BoxPath, KalmanPoints, NoFilter, Track, containment, greedy_match, iou
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,15 @@ def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
 STEADY_SPEED = 0.02
 # faces with their own tracking-mode mesh estimator; more faces at once share the static one
 MAX_TRACKING_MESHES = 8
-# a coasting face's region grows with the frames since it was last seen, up to this factor
-MAX_COAST_GROWTH = 1.5
+# a coasting face's box grows with the frames since it was last seen, up to this factor; it is covered
+# COAST_MARGIN (anonymize.py, 1.15) wider, so its cover stays within 1.5x the cover of the face it tracked
+MAX_COAST_GROWTH = 1.3
 # detections down to this share of the threshold keep an existing track alive (not start one)
 KEEP_RATIO = 0.3
 # a detection down to this share of the threshold starts a track when the run before found one there too
 CONFIRM_RATIO = 0.5
+# px a frame that any face may move, however small (see _confirmed)
+MIN_REACH_PX = 8.0
 # a half-resolution detector run counts a miss only for regions this tall (px) or more: smaller faces are
 # left to the full runs
 HALF_MIN = 48
@@ -87,10 +90,10 @@ def detection_region(box: np.ndarray) -> np.ndarray:
     return np.array([c[0] - 0.65 * w, c[1] - 0.7 * h, c[0] + 0.65 * w, c[1] + 0.65 * h], np.float32)
 
 
-def association(tracks: np.ndarray, regions: np.ndarray, reach: float = 2.5) -> np.ndarray:
+def association(tracks: np.ndarray, regions: np.ndarray, reach: float | np.ndarray = 2.5) -> np.ndarray:
     """(T, D) match scores in [0, 1]: the IoU, or for boxes that moved off each other (a small, fast face
-    between two detector runs), closeness of the centres within ``reach`` face sizes, for faces of similar
-    size."""
+    between two detector runs), closeness of the centres within ``reach`` face sizes (or (T, 1), per track),
+    for faces of similar size."""
     score = iou(tracks, regions)
     if score.size == 0:
         return score
@@ -280,8 +283,15 @@ class FaceAnalyzer:
         recent = [(f, b) for f, b in self._candidates if self._frame - f <= s.detect_every]
         used: set[int] = set()
         if weak and recent:
-            reach = max(2.5, 0.75 * (self._frame - min(f for f, _ in recent)))  # a small face may move half
-            boxes = np.array([b for _, b in recent], np.float32)  # its size a frame
+            # a face moves at most MAX_BOX_SPEED x its size or MIN_REACH_PX a frame, whichever is more (a
+            # small face in a pan); association matches within 0.75 x reach. Each candidate reaches by its
+            # own age and size: on the street clip a reach set by the oldest candidate (6 sizes) paired two
+            # weak detections 2.2 sizes and 4 frames apart, and the new track's backfill, extrapolated from
+            # them, swept a cover across the frame
+            boxes = np.array([b for _, b in recent], np.float32)
+            gaps = np.array([self._frame - f for f, _ in recent], np.float32)
+            sizes = np.maximum(boxes[:, 2:] - boxes[:, :2], 1).max(1)
+            reach = np.maximum(2.5, gaps * np.maximum(MAX_BOX_SPEED, MIN_REACH_PX / sizes) / 0.75)[:, None]
             for c, w in greedy_match(association(boxes, regions[weak], reach), min_score=0.2):
                 self._prior_of[weak[w]] = (self._frame - recent[c][0], recent[c][1].copy())
                 used.add(c)

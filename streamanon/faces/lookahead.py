@@ -156,8 +156,10 @@ class Lookahead:
             self._filled[tid] = filled
 
     def _refill(self, tid: int, first: tuple[int, np.ndarray], second: tuple[int, np.ndarray]) -> None:
-        """With a second measurement, move the backfilled boxes onto the path extrapolated back in time
-        (still widened): a face walking in is covered where it was, not where it was first found."""
+        """With a second measurement, cover the backfilled frames on the path extrapolated back in time too
+        (still widened): a face walking in is covered where it was, not only where it was first found. Where
+        the two differ, both stay covered: on a stadium clip a still face's velocity, measured from a
+        detection and a neighbour's, carried its path out of the frame and left it bare."""
         (n0, b0), (n1, b1) = first, second
         centre = lambda b: (b[:2] + b[2:]) / 2  # noqa: E731
         size = float(max(b0[2] - b0[0], b0[3] - b0[1]))
@@ -166,7 +168,11 @@ class Lookahead:
         for h, row in self._filled.pop(tid):
             if h.n is not None and row < len(h.extra):  # the first box moved back along the centre's path
                 shift = np.tile(velocity * (n0 - h.n), 2)
-                h.extra[row] = (coast_box((b0 - shift).astype(np.float32), n0 - h.n), tid)
+                box = coast_box((b0 - shift).astype(np.float32), n0 - h.n)
+                if box_iou(box, h.extra[row][0]) > 0.5:
+                    h.extra[row] = (box, tid)
+                else:
+                    self._add(h, box, tid)
 
     def _interpolate(self, tid: int, prev: tuple[int, np.ndarray], now: tuple[int, np.ndarray]) -> None:
         """Cover the straight path between two measurements. Where the prediction made then differs from the
