@@ -27,10 +27,10 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
-from .photometric.features import iris_colour
+from .photometric.features import Look, brow_top, random_look
 from .photometric.grain import noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
-from .photometric.texture import TextureModel
+from .photometric.texture import TextureModel, calm_albedo
 from .types import Faces
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class TrackIdentity:
     coords: np.ndarray
     noise: np.ndarray
     albedo: np.ndarray | None = None
-    iris: np.ndarray | None = None
+    look: Look | None = None
 
 
 class FaceGenerator:
@@ -119,8 +119,8 @@ class FaceGenerator:
                 noise = rng.standard_normal((1, CROP, CROP)).astype(np.float32)
                 self._identity[track_id] = TrackIdentity(coords, noise)
             else:
-                albedo = self.texture.texture(self.texture.coefficients(rng))
-                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, iris_colour(rng))
+                albedo = calm_albedo(self.texture.texture(self.texture.coefficients(rng)), brow_top())
+                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, random_look(rng))
         return self._identity[track_id]
 
     def forget(self, live_ids: set[int]) -> None:
@@ -154,7 +154,7 @@ class FaceGenerator:
         m, target, ident = self.new_geometry(landmarks, track_id)
         target = transform(target, cv2.invertAffineTransform(m))
         self.renderer.seconds["geometry"] += time.perf_counter() - t0
-        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.iris)
+        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look)
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per rendered face of each photometric stage (empty for the ONNX variants)."""

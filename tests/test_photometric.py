@@ -1,6 +1,7 @@
 """The photometric stages of the generated face: UV layout, lighting, colour, grain, temporal, switches,
 fail-closed."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -135,8 +136,10 @@ def test_eyes_follow_the_new_iris_landmarks_and_an_open_mouth_shows_teeth(model3
     draw_mouth(mouth, opened, 300.0, 1.0)
     x, y = np.round(opened[13] + (0, 5)).astype(int)
     assert mouth[y, x].mean() > 0.4  # upper teeth under the upper lip
-    x, y = np.round(opened[14] - (0, 5)).astype(int)
+    x, y = np.round(opened[13] + (0, 28)).astype(int)
     assert mouth[y, x].max() < 0.3  # dark further in
+    x, y = np.round(opened[14] - (0, 3)).astype(int)
+    assert mouth[y, x].mean() > 0.4  # wide open: lower teeth above the lower lip
     closed = np.full((600, 600, 3), 0.5, np.float32)
     draw_mouth(closed, pts, 300.0, 1.0)
     assert np.abs(closed - 0.5).max() < 0.5
@@ -241,3 +244,79 @@ def test_cli_flags_reach_the_settings():
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
     assert (g.variant, g.relight, g.colour, g.temporal, g.grain) == ("mesh", True, True, True, True)
+
+
+def test_push_pull_fills_holes_and_the_edge_offset_meets_the_frame_around_the_cover():
+    from streamanon.photometric.blend import boundary_offset, push_pull
+
+    weight = np.zeros((100, 100), np.float32)
+    weight[:, :10] = 1
+    values = np.zeros((100, 100, 3), np.float32)
+    values[:, :10] = 0.8
+    assert np.allclose(push_pull(values, weight), 0.8, atol=1e-4)  # a constant extends as a constant
+    inside = np.zeros((100, 100), bool)
+    inside[20:80, 20:80] = True
+    fg, bg = np.full((100, 100, 3), 0.5, np.float32), np.full((100, 100, 3), 0.7, np.float32)
+    off = boundary_offset(fg, bg, inside, 3, 5.0)
+    assert off[19, 50] == pytest.approx(0.2, abs=0.02)  # just outside the edge: fg + offset = bg
+    assert (off[20, 50] > 0.15).all()
+    assert abs(off[50, 50]).max() < 0.01  # deep inside: the render as it is
+    assert abs(off[0, 0]).max() == 0  # nothing far outside
+    core = np.zeros_like(inside)
+    core[40:60, 40:60] = True
+    kept = boundary_offset(fg, bg, inside, 3, 5.0, core=core)
+    assert kept[30, 50] == pytest.approx(0.2, abs=0.02)  # between the edge and the core: not faded
+    hair = np.zeros_like(inside)  # nothing outside is skin: no offset at all
+    assert not boundary_offset(fg, bg, inside, 3, 5.0, trust=hair).any()
+
+
+def test_brows_lips_and_teeth_are_drawn_on_the_new_geometry_and_stay_the_same_per_track(model3d):
+    from streamanon.photometric import features as F
+
+    pts = face_points(model3d, size=600)
+    look = F.random_look(np.random.default_rng(5))
+    image = np.full((600, 600, 3), 0.7, np.float32)
+    F.draw_brows(image, pts, look.brows, np.array([0.2, 0.15, 0.1], np.float32))
+    for upper, lower in F.brow_indices():
+        assert len(upper) == 5 and len(lower) == 5
+        centre = np.round(pts[np.r_[upper[2], lower[2]]].mean(0)).astype(int)
+        assert image[centre[1] - 2:centre[1] + 3, centre[0] - 2:centre[0] + 3].mean() < 0.6  # brow body darker
+    assert np.abs(image[:100] - 0.7).max() == 0  # nothing above the brows' box
+    again = np.full((600, 600, 3), 0.7, np.float32)
+    F.draw_brows(again, pts, F.random_look(np.random.default_rng(5)).brows, np.array([0.2, 0.15, 0.1], np.float32))
+    assert np.array_equal(image, again)  # the same track: the same hairs
+    lips = np.full((600, 600, 3), 0.7, np.float32)
+    F.draw_lips(lips, pts, look.lips, 600.0)
+    upper, lower = F.lip_polygons()
+    x, y = np.round(pts[lower].mean(0)).astype(int)
+    assert lips[y, x, 0] > lips[y, x, 1] + 0.05  # redder than the skin
+    opened = pts.copy()
+    jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened[jaw, 1] += 80
+    mouth = np.full((600, 600, 3), 0.5, np.float32)
+    F.draw_mouth(mouth, opened, 600.0, 1.0)
+    x, y = np.round(opened[13] + (0, 5)).astype(int)
+    assert mouth[y, x].mean() > 0.6  # bright upper teeth
+
+
+def test_calm_albedo_tones_down_stains_and_forehead_bands():
+    from streamanon.photometric.texture import calm_albedo
+
+    rng = np.random.default_rng(3)
+    tex = np.ones((96, 96, 3), np.float32)
+    tex[5:12] *= 0.7  # a band across the top of the forehead
+    tex[50:56, 20:26] *= np.array([1.3, 1.0, 0.6], np.float32)  # a small yellow stain
+    tex *= 1 + 0.02 * rng.standard_normal((96, 96, 1)).astype(np.float32)
+    calm = calm_albedo(tex, brow_top=0.35)
+    assert np.ptp(calm[2:20, 48].mean(-1)) < 0.5 * np.ptp(tex[2:20, 48].mean(-1))
+    chroma = lambda t: np.ptp(t[..., 0] / t[..., 2])  # noqa: E731
+    assert chroma(calm[45:60, 15:30]) < 0.5 * chroma(tex[45:60, 15:30])
+    assert np.allclose(calm[80:, 80:], tex[80:, 80:], atol=0.05)  # plain skin below the brows: as it was
+
+
+def test_the_skin_detail_texture_is_seeded_zero_mean_and_has_more_than_pixel_grain():
+    a, b = noise_texture(np.random.default_rng(4), 256), noise_texture(np.random.default_rng(4), 256)
+    assert np.array_equal(a, b)
+    assert abs(float(a.mean())) < 1e-3 and float(a.std()) == pytest.approx(1.0, abs=1e-3)
+    coarse = cv2.GaussianBlur(a, (0, 0), 3.0)
+    assert coarse.std() > 0.15  # mottling and orange peel, not only white noise

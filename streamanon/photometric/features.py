@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..faces.mp_backend import solutions
-from .uv import edge_loops
+from .uv import adjacency, edge_loops
 
 _fm = solutions.face_mesh
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
@@ -56,6 +56,22 @@ def mouth_arcs() -> tuple[np.ndarray, np.ndarray]:
     first, second = rolled[:k + 1], np.r_[rolled[k:], rolled[:1]][::-1]
     upper_first = UPPER_INNER_LIP in first
     return (first, second) if upper_first else (second, first)
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a track's drawn features keep for its life: iris colour (3,) sRGB, brow hairs (from
+    ``brow_strokes``), brow darkness (a factor on the skin colour) and lip tint (from ``lip_tint``)."""
+
+    iris: np.ndarray
+    brows: np.ndarray
+    brow_shade: float
+    lips: np.ndarray
+
+
+def random_look(rng: np.random.Generator) -> Look:
+    """A track's eyes, brows and lips, drawn from ``rng``."""
+    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng))
 
 
 def iris_colour(rng: np.random.Generator) -> np.ndarray:
@@ -107,8 +123,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         radius = float(np.linalg.norm(points[eye.ring, :2] - points[eye.centre, :2], axis=1).mean())
         gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
         half = max(np.ptp(c[:, 0]) / 2, 1.0)
-        shade = (1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2) * \
-            (0.7 + 0.3 * np.clip((gy - c[:, 1].min()) / height, 0, 1))
+        shade = 1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2
         eye_img = np.empty_like(sub)
         eye_img[:] = np.array([0.80, 0.76, 0.73], np.float32) * light
         eye_img *= np.clip(shade, 0.3, 1.0)[..., None]
@@ -116,6 +131,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         iris_px = iris * light * (0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1))[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
+        eye_img *= (0.55 + 0.45 * np.clip((gy - c[:, 1].min()) / (0.6 * height), 0, 1))[..., None]  # lid shadow
         if radius >= 2.5:
             spot = centre + np.array([-0.3, -0.35]) * radius
             _over(eye_img, np.array([0.95, 0.95, 0.95], np.float32) * min(light, 1.0),
@@ -126,9 +142,43 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         k = (right - left) % len(c)
         arcs = (rolled[:k + 1], np.r_[rolled[k:], rolled[:1]])
         upper = min(arcs, key=lambda a: a[:, 1].mean())
+        lower = max(arcs, key=lambda a: a[:, 1].mean())
+        if abs(upper[0, 0] - (points[168, 0] - origin[0])) < abs(upper[-1, 0] - (points[168, 0] - origin[0])):
+            upper = upper[::-1]  # from the outer corner
+        outer = upper[:max(2, len(upper) * 3 // 5)]
         lash = np.zeros(sub.shape[:2], np.uint8)
         cv2.polylines(lash, [np.round(upper * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
-        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.75 * lash.astype(np.float32) / 255.0)
+        cv2.polylines(lash, [np.round((outer - (0, 0.3 * thick)) * 16).astype(np.int32)], False, 255,
+                      max(1, round(1.6 * thick)), cv2.LINE_AA, shift=4)
+        cv2.polylines(lash, [np.round(lower * 16).astype(np.int32)], False, 90, max(1, thick // 2), cv2.LINE_AA,
+                      shift=4)
+        soft = cv2.GaussianBlur(lash.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.25 * thick))
+        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
+
+
+def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
+    """Soft shading around both eyes of the NEW geometry, in place: the socket a little darker and a lid
+    crease above the upper lid (before the eyes are drawn)."""
+    for eye in eye_indices():
+        contour = points[eye.contour, :2]
+        width, height = max(float(np.ptp(contour[:, 0])), 1.0), max(float(np.ptp(contour[:, 1])), 1.0)
+        box, origin = _box(contour, image.shape[:2], 0.8 * width)
+        sub = image[box]
+        if sub.shape[0] < 3 or sub.shape[1] < 3:
+            continue
+        c = contour - origin
+        centre = c.mean(0)
+        gy, gx = np.ogrid[0:sub.shape[0], 0:sub.shape[1]]
+        socket = np.exp(-((gx - centre[0]) / (0.7 * width)) ** 2 * 2
+                        - ((gy - centre[1] + 0.2 * height) / (1.3 * height)) ** 2 * 2).astype(np.float32)
+        upper = c[c[:, 1] <= centre[1]]
+        upper = upper[np.argsort(upper[:, 0])]
+        lift = 0.7 * height * np.sin(np.pi * np.clip((upper[:, 0] - upper[0, 0]) / width, 0, 1)) ** 0.5
+        crease = np.zeros(sub.shape[:2], np.float32)
+        cv2.polylines(crease, [np.round((upper - np.c_[np.zeros_like(lift), lift + 0.35 * height]) * 16)
+                               .astype(np.int32)], False, 1.0, max(1, round(0.12 * height)), cv2.LINE_AA, shift=4)
+        crease = cv2.GaussianBlur(crease, (0, 0), max(0.5, 0.12 * height))
+        sub *= (1 - 0.08 * socket - 0.12 * np.clip(crease * 2, 0, 1))[..., None]
 
 
 def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float) -> None:
@@ -147,7 +197,171 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     inside = np.empty_like(sub)
     inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
     if gap > 0.03 * size:
-        depth = min(0.35 * gap, 0.05 * size)
+        depth = min(0.65 * gap, 0.08 * size)
         teeth = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, np.array([0.72, 0.69, 0.63], np.float32) * light, 0.6 * teeth)
-    _over(sub, inside, opening)
+        _over(inside, _teeth(sub.shape[:2], top, light), 0.9 * teeth)
+        if gap > 0.08 * size:  # wide open: the lower teeth show too, a little darker
+            low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.2 * gap))[::-1]]))
+            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light), 0.8 * low)
+    _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
+
+
+def _teeth(shape: tuple[int, int], top: np.ndarray, light: float) -> np.ndarray:
+    """(H, W, 3) upper teeth under the (N, 2) upper inner lip arc: dimmer towards the mouth corners, a faint
+    dark gap between neighbours (incisors wider than the teeth beside them); white on any skin (``light``
+    only half counts: it is the skin's lightness as much as the scene's)."""
+    gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    centre, half = float(top[:, 0].mean()), max(float(np.ptp(top[:, 0])) / 2, 1.0)
+    u = np.abs(gx - centre) / half
+    edges = np.array([0.0, 0.17, 0.31, 0.43, 0.54, 0.64, 0.73, 0.81, 0.89])
+    gaps = np.exp(-(np.min(np.abs(u[..., None] - edges), -1) * half / max(0.01 * half, 0.6)) ** 2)
+    shade = np.clip(1 - 0.75 * u ** 2, 0.2, 1) * (1 - 0.15 * gaps)
+    return np.array([0.93, 0.88, 0.79], np.float32) * min(0.55 + 0.45 * light, 1.05) * shade[..., None]
+
+
+def edge_chains(edges: frozenset) -> list[np.ndarray]:
+    """The open paths (point indices in order, from an end) that a set of MediaPipe edges forms."""
+    adj = adjacency(edges)
+    seen: set[int] = set()
+    chains = []
+    for start in sorted(n for n, near in adj.items() if len(near) == 1):
+        if start in seen:
+            continue
+        chain = [start]
+        seen.add(start)
+        while nxt := [n for n in adj[chain[-1]] if n not in seen]:
+            chain.append(nxt[0])
+            seen.add(nxt[0])
+        chains.append(np.array(chain))
+    return chains
+
+
+@lru_cache(maxsize=1)
+def brow_indices() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Both brows as (upper, lower) edges, each ordered from the tail (outer end) to the head (inner end),
+    read on the layout's frontal mean shape."""
+    from .uv import default_layout
+
+    uv = default_layout().uv
+    mid = float(uv[168, 0])  # between the eyes
+    brows = []
+    for edges in (_fm.FACEMESH_LEFT_EYEBROW, _fm.FACEMESH_RIGHT_EYEBROW):
+        a, b = (c if abs(uv[c[0], 0] - mid) > abs(uv[c[-1], 0] - mid) else c[::-1] for c in edge_chains(edges))
+        brows.append((a, b) if uv[a, 1].mean() < uv[b, 1].mean() else (b, a))
+    return tuple(brows)
+
+
+def brow_top() -> float:
+    """Texture row (0 top, 1 bottom) of the highest brow landmark in the layout."""
+    from .uv import default_layout
+
+    return float(min(default_layout().uv[upper, 1].min() for upper, _ in brow_indices()))
+
+
+def _along(points: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(len(t), 2) positions at arc-length fractions ``t`` along the (N, 2) polyline."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-9)
+    return np.stack([np.interp(t, s, points[:, 0]), np.interp(t, s, points[:, 1])], 1)
+
+
+def brow_strokes(rng: np.random.Generator, count: int = 260) -> np.ndarray:
+    """(count, 5) hairs of a brow in its own frame: t (0 tail .. 1 head), s (-1 lower .. 1 upper edge),
+    angle (radians, against the brow's direction towards the tail; 0 lies along it), length (share of the
+    brow's local height), darkness (0..1). One set per track: the brows look the same on every frame."""
+    t = rng.beta(1.3, 1.0, count)
+    s = np.clip(rng.normal(0.0, 0.45, count), -1, 1)
+    head = np.clip((t - 0.75) / 0.25, 0, 1)  # hairs at the inner end stand up, the others lie towards the tail
+    angle = -(0.25 + 1.1 * head) + rng.normal(0, 0.12, count) - 0.15 * s
+    length = rng.uniform(0.6, 1.1, count) * (1 - 0.3 * head)
+    return np.stack([t, s, angle, length, rng.uniform(0.5, 1.0, count)], 1).astype(np.float32)
+
+
+def brow_profile(t: np.ndarray) -> np.ndarray:
+    """Height of the brow (share of the gap between its landmark edges) along it: thin tail, full body."""
+    return 0.35 + 0.55 * np.clip(t / 0.55, 0, 1) ** 0.7
+
+
+def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colour: np.ndarray,
+               density: float = 0.75) -> None:
+    """Both brows of the NEW geometry into the (H, W, 3) image, in place: a soft tint and the track's hairs
+    (``strokes`` from ``brow_strokes``) laid out between the brow landmarks in ``colour`` (sRGB)."""
+    for upper, lower in brow_indices():
+        top, bottom = points[upper, :2], points[lower, :2]
+        pad = float(np.linalg.norm(top - bottom, axis=1).max()) + 2
+        box, origin = _box(np.concatenate([top, bottom]), image.shape[:2], pad)
+        sub = image[box]
+        if sub.shape[0] < 3 or sub.shape[1] < 3:
+            continue
+        t, s = strokes[:, 0], strokes[:, 1]
+        lo, hi = _along(bottom - origin, t), _along(top - origin, t)
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * brow_profile(t)[:, None]
+        along = _along(bottom - origin, np.clip(t - 0.02, 0, 1)) - _along(bottom - origin, np.clip(t + 0.02, 0, 1))
+        along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-6)  # towards the tail
+        up = (hi - lo) / np.maximum(np.linalg.norm(hi - lo, axis=1, keepdims=True), 1e-6)
+        ang = strokes[:, 2:3]
+        reach = (along * np.cos(ang) - up * np.sin(ang)) * strokes[:, 3:4] * np.linalg.norm(half, axis=1)[:, None]
+        centre = mid + half * s[:, None]
+        hair = np.zeros(sub.shape[:2], np.float32)
+        height = 2 * float(np.median(np.linalg.norm(half, axis=1)))
+        width = max(1, int(round(0.07 * height)))
+        for a, b, d in zip(np.round((centre - reach) * 16).astype(np.int32),
+                           np.round((centre + reach) * 16).astype(np.int32), strokes[:, 4]):
+            cv2.line(hair, tuple(map(int, a)), tuple(map(int, b)), float(d), width, cv2.LINE_AA, shift=4)
+        ts = np.linspace(0, 1, 24)
+        lo, hi = _along(bottom - origin, ts), _along(top - origin, ts)
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * brow_profile(ts)[:, None]
+        shape = _soft_polygon(sub.shape[:2], np.concatenate([mid - half, (mid + half)[::-1]]))
+        shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.12 * height))
+        hair = cv2.GaussianBlur(hair, (0, 0), max(0.5, 0.03 * height))  # no single-pixel lines to shimmer
+        alpha = np.clip(0.35 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.85)
+        _over(sub, colour, alpha)
+
+
+def _split_loop(loop: np.ndarray, upper_point: int) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) arcs of a lip loop, each from its left corner (in the layout) to its right one."""
+    from .uv import default_layout
+
+    uv = default_layout().uv[loop]
+    a, b = int(np.argmin(uv[:, 0])), int(np.argmax(uv[:, 0]))
+    rolled = np.roll(loop, -a)
+    k = (b - a) % len(loop)
+    first, second = rolled[:k + 1], np.r_[rolled[k:], rolled[:1]][::-1]
+    return (first, second) if upper_point in first else (second, first)
+
+
+@lru_cache(maxsize=1)
+def lip_polygons() -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower) lip outlines (point indices in order: outer arc, then inner arc back)."""
+    from .uv import default_layout, edge_loops
+
+    uv = default_layout().uv
+    outer = max(edge_loops(_fm.FACEMESH_LIPS), key=lambda loop: float(np.ptp(uv[loop, 1])))
+    out_up, out_low = _split_loop(outer, 0)
+    in_up, in_low = _split_loop(default_layout().mouth, UPPER_INNER_LIP)
+    return np.r_[out_up, in_up[::-1]], np.r_[out_low, in_low[::-1]]
+
+
+def lip_tint(rng: np.random.Generator) -> np.ndarray:
+    """(3,) a track's lip colour as a factor on the skin's sRGB (redder and a little darker)."""
+    return np.array([rng.uniform(0.9, 0.98), rng.uniform(0.7, 0.8), rng.uniform(0.72, 0.82)], np.float32)
+
+
+def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: float) -> None:
+    """Tint the lips of the NEW geometry in the (H, W, 3) image, in place: the upper lip darker (it faces
+    down), the lower lip with a soft highlight; the edges a little soft."""
+    upper, lower = lip_polygons()
+    pts = points[:, :2]
+    box, origin = _box(pts[np.r_[upper, lower]], image.shape[:2], 0.02 * size + 2)
+    sub = image[box]
+    if sub.shape[0] < 3 or sub.shape[1] < 3:
+        return
+    sigma = max(0.5, 0.004 * size)
+    top = cv2.GaussianBlur(_soft_polygon(sub.shape[:2], pts[upper] - origin), (0, 0), sigma)
+    bottom = cv2.GaussianBlur(_soft_polygon(sub.shape[:2], pts[lower] - origin), (0, 0), sigma)
+    gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
+    c = pts[lower].mean(0) - origin
+    spread = max(float(np.ptp(pts[lower, 0])), 1.0)
+    shine = np.exp(-(((gx - c[0]) / (0.22 * spread)) ** 2 + ((gy - c[1]) / (0.09 * spread)) ** 2))
+    factor = 1 + top[..., None] * (tint * 0.86 - 1) + bottom[..., None] * (tint * (1 + 0.12 * shine[..., None]) - 1)
+    sub *= factor

@@ -24,10 +24,25 @@ def grey_laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
     return float(values.var()) if values.size else 0.0
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x - float(x.mean())
+    return (x / max(float(x.std()), 1e-6)).astype(np.float32)
+
+
 def noise_texture(rng: np.random.Generator, res: int = NOISE_RES) -> np.ndarray:
-    """(res, res) float32 zero-mean grain of unit standard deviation, slightly blurred (skin, not pixels)."""
-    n = cv2.GaussianBlur(rng.standard_normal((res, res)).astype(np.float32), (0, 0), 0.7)
-    return n / max(float(n.std()), 1e-6)
+    """(res, res) float32 zero-mean skin detail of unit standard deviation, one per track: fine grain, a
+    coarser orange-peel texture, pores (small dark dots, denser in the middle of the face) and faint mottling
+    (blobs about a tenth of the texture across). Drawn from ``rng`` alone: nothing of any person's skin."""
+    def band(sigma: float) -> np.ndarray:
+        return _unit(cv2.GaussianBlur(rng.standard_normal((res, res)).astype(np.float32), (0, 0), sigma))
+
+    fine, peel = band(0.7 * res / NOISE_RES), band(1.6 * res / NOISE_RES)
+    y, x = (np.mgrid[0:res, 0:res].astype(np.float32) + 0.5) / res
+    middle = np.exp(-(((x - 0.5) / 0.22) ** 2 + ((y - 0.55) / 0.25) ** 2))  # nose and inner cheeks
+    dots = (rng.random((res, res)) < 0.006 * (0.4 + middle)) * rng.uniform(0.5, 1.0, (res, res))
+    pores = _unit(cv2.GaussianBlur(dots.astype(np.float32), (0, 0), 0.9 * res / NOISE_RES))
+    mottle = band(res / 40)
+    return _unit(fine + 0.6 * peel - 0.25 * pores + 0.35 * mottle)
 
 
 def grain_amount(target: float, base: float, noise: float) -> float:

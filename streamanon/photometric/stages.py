@@ -21,9 +21,9 @@ from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
 from . import uv as U
-from .blend import feather, laplacian_blend
-from .colour import LabStats, lab_stats, transfer, typical
-from .features import IRIS_PALETTE, draw_eyes, draw_mouth
+from .blend import boundary_offset, feather, laplacian_blend, push_pull
+from .colour import LabStats, lab_stats, to_lab, transfer, typical
+from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
 from .grain import grain_amount, grey_laplacian_variance
 from .relight import FLAT, fit_lighting, shading
 from .sh import linear_to_srgb_fast, srgb_to_linear
@@ -32,7 +32,10 @@ from .temporal import TemporalStore
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
-MAX_GRAIN = 6.0  # grain amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
+MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
+FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose")
 
 
@@ -74,19 +77,20 @@ class FacePatch:
     albedo: np.ndarray  # (R, R, 3) linear, relative to the skin colour
     noise: np.ndarray  # (NOISE_RES, NOISE_RES) unit grain in UV space
     size: float  # the face's size in pixels
-    iris: np.ndarray = field(default_factory=lambda: IRIS_PALETTE[1].copy())  # (3,) sRGB iris colour
+    look: Look = field(default_factory=lambda: random_look(np.random.default_rng(0)))  # eyes, brows, lips
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
     detail: float = 0.0
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
+    cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
     skin: np.ndarray | None = None  # (H, W) bool: rendered skin pixels
     render: np.ndarray | None = None  # (H, W, 3) float RGB in [0, 1]
     output: np.ndarray | None = None  # (H, W, 3) uint8
 
 
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
-               albedo: np.ndarray, noise: np.ndarray, iris: np.ndarray | None = None, margin: float = 0.12
+               albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = 0.12
                ) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
     both = np.concatenate([own[:, :2], target[:, :2]])
@@ -99,8 +103,8 @@ def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.n
     own3 = U.lift(own[:, :2] - shift, model)
     tgt3 = U.lift(target[:, :2] - shift, model)
     p = FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, float((hi - lo).max()))
-    if iris is not None:
-        p.iris = iris
+    if look is not None:
+        p.look = look
     return p
 
 
@@ -192,60 +196,135 @@ def colour(p: FacePatch) -> None:
 
 def upscale(p: FacePatch) -> None:
     """The render, its masks and its texture coordinates at the face's own resolution (bilinear; the colours
-    are first spread a few pixels beyond the face's edge, so that no black seeps in)."""
+    are first spread a few pixels beyond the face's edge, so that no black seeps in), then ``extend``."""
     h, w = p.original.shape[:2]
-    if p.render.shape[:2] == (h, w):
-        return
-    m = p.covered.astype(np.float32)
-    spread = cv2.GaussianBlur(p.render * m[..., None], (0, 0), 1.5) / \
-        np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
-    filled = np.where(p.covered[..., None], p.render, spread)
-    p.render = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
-    p.covered = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
-    p.skin = cv2.resize(p.skin.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    p.uv = cv2.resize(p.uv, (w, h), interpolation=cv2.INTER_LINEAR)
+    if p.render.shape[:2] != (h, w):
+        m = p.covered.astype(np.float32)
+        spread = cv2.GaussianBlur(p.render * m[..., None], (0, 0), 1.5) / \
+            np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
+        filled = np.where(p.covered[..., None], p.render, spread)
+        p.render = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+        p.covered = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+        p.skin = cv2.resize(p.skin.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        p.uv = cv2.resize(p.uv, (w, h), interpolation=cv2.INTER_LINEAR)
+    extend(p)
+
+
+def cover_mask(p: FacePatch) -> np.ndarray:
+    """(H, W) bool: the union of both face outlines and the rendered pixels, grown by 2.5% of the face."""
+    h, w = p.original.shape[:2]
+    cover = np.zeros((h, w), np.uint8)
+    for pts in (p.own, p.target):
+        cv2.fillPoly(cover, [np.round(pts[FACE_OVAL, :2]).astype(np.int32)], 1)
+    cover |= p.covered.astype(np.uint8)
+    k = _grow(p)
+    return cv2.dilate(cover, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
+
+
+def _grow(p: FacePatch) -> int:
+    return max(3, int(0.025 * p.size) | 1)
+
+
+def extend(p: FacePatch) -> None:
+    """The render over the whole cover: beyond its own edge a membrane of its colours, and near the cover's
+    edge a shift that makes it meet the frame's skin around it (a low-pass of the original's skin-coloured
+    pixels just outside the cover; hair and background there are not followed), fading inward."""
+    p.cover = cover_mask(p)
+    base, offset = _edge_fill(p, p.cover)
+    inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+    a = cv2.GaussianBlur(inner, (0, 0), 0.5 + 0.01 * p.size)[..., None] * p.covered[..., None]
+    p.render = ((p.render + offset) * a + base * (1 - a)).astype(np.float32)
 
 
 def features(p: FacePatch) -> None:
-    """Eyes (sclera, the track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening
-    (dark, upper teeth when open), at the brightness of the original's skin."""
+    """Brows (the track's hairs between the new brow landmarks, darker than the skin around them), lips (the
+    track's tint), eyes (sclera, the track's iris colour at the new iris landmarks, pupil, lashes) and the
+    mouth opening (dark, teeth when open), at the brightness of the original's skin."""
     light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
-    draw_eyes(p.render, p.target, p.iris, light)
+    skin = np.array(cv2.mean(p.render, p.skin.astype(np.uint8))[:3], np.float32) if p.skin.any() else \
+        np.full(3, 0.5, np.float32)
+    h, w = p.render.shape[:2]
+    lo = np.maximum(np.floor(p.target[:, :2].min(0) - 0.05 * p.size), 0).astype(int)
+    hi = np.minimum(np.ceil(p.target[:, :2].max(0) + 0.05 * p.size).astype(int), (w, h))
+    box = (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0])))  # what the features draw on
+    before = p.render[box].copy()
+    draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
+    draw_lips(p.render, p.target, p.look.lips, p.size)
+    shade_sockets(p.render, p.target)
+    draw_eyes(p.render, p.target, p.look.iris, light)
     draw_mouth(p.render, p.target, p.size, light)
+    if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
+        sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size
+        p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
+
+
+def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: int = 5000) -> np.ndarray:
+    """(H, W, 2) texture coordinates, those of the rendered pixels and, over the rest of ``cover``, those of
+    the affine map (pixel -> texture) fitted on the rendered ones."""
+    ys, xs = np.nonzero(covered)
+    beyond = cover & ~covered
+    if len(xs) < 3 or not beyond.any():
+        return uv
+    pick = np.linspace(0, len(xs) - 1, min(limit, len(xs))).astype(int)
+    a = np.c_[xs[pick], ys[pick], np.ones(len(pick))]
+    coef, *_ = np.linalg.lstsq(a, uv[ys[pick], xs[pick]], rcond=None)
+    by, bx = np.nonzero(beyond)
+    out = uv.copy()
+    out[by, bx] = np.c_[bx, by, np.ones(len(bx))] @ coef
+    return out
 
 
 def grain(p: FacePatch) -> None:
-    """Add the track's grain texture (moving with the face: looked up by texture coordinates) until the
-    skin's detail level is the original's."""
+    """Add the track's skin detail texture (moving with the face: looked up by texture coordinates, beyond
+    the render by their affine extension) over the cover until the skin's detail level is the original's."""
     res = p.noise.shape[0]
-    maps = p.uv * res - 0.5
-    noise = cv2.remap(p.noise, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    noise *= p.covered
+    maps = extended_uv(p.uv, p.covered, p.cover) * res - 0.5
+    noise = cv2.remap(p.noise, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    noise *= p.cover
     grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
     amount = grain_amount(p.detail, grey_laplacian_variance(grey, p.skin), grey_laplacian_variance(noise, p.skin))
     p.render += (min(amount, MAX_GRAIN) / 255.0) * noise[..., None]
 
 
 def compose(p: FacePatch) -> None:
-    """The output ROI: the render over a heavily blurred original inside the union of both face outlines
-    (grown), feathered outward and blended by Laplacian pyramids. Inside the cover none of the original's
-    detail survives."""
+    """The output ROI: the extended render inside the cover, feathered outward and blended by Laplacian
+    pyramids. Inside the cover none of the original's detail survives."""
+    if p.cover is None:
+        extend(p)
+    fg = np.clip(p.render * 255.0, 0, 255).astype(np.uint8)
+    p.output = laplacian_blend(fg, p.original, feather(p.cover.astype(np.float32), _grow(p)))
+
+
+def skin_like(lab: np.ndarray, stats: LabStats) -> np.ndarray:
+    """(H, W) bool: CIELAB pixels near the skin's statistics: chroma within 2 spreads (+ 2), lightness from
+    2 spreads (+ 5) darker to 2.5 spreads (+ 12) lighter (lit foreheads)."""
+    d = lab - stats.mean
+    chroma = (np.abs(d[..., 1:]) <= 2.0 * stats.std[1:] + 2.0).all(-1)
+    return chroma & (d[..., 0] >= -2.0 * stats.std[0] - 5.0) & (d[..., 0] <= 2.5 * stats.std[0] + 12.0)
+
+
+def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 128.0) -> tuple[np.ndarray, np.ndarray]:
+    """(what the cover shows beyond the render, the shift that makes the render meet the frame), both (H, W, 3)
+    float, computed with the face at ``side`` px (they are smooth) and upscaled. Beyond the render: its
+    colours extended and shifted where the frame around is skin; a blur of the frame (3% of the face) where
+    it is not (hair, background: no skin-coloured halo over them)."""
     h, w = p.original.shape[:2]
-    cover = np.zeros((h, w), np.uint8)
-    for pts in (p.own, p.target):
-        cv2.fillPoly(cover, [np.round(pts[FACE_OVAL, :2]).astype(np.int32)], 1)
-    cover |= p.covered.astype(np.uint8)
-    k = max(3, int(0.025 * p.size) | 1)
-    cover = cv2.dilate(cover, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(np.float32)
-    soft = feather(cover, k)
-    f = min(1.0, 48.0 / max(p.size, 1.0))  # blur at about 48 px across the face: cheap at any size
-    small = cv2.resize(p.original, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    bg = cv2.resize(cv2.GaussianBlur(small.astype(np.float32), (0, 0), 0.1 * p.size * f), (w, h),
-                    interpolation=cv2.INTER_LINEAR) / 255.0
-    inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    a = cv2.GaussianBlur(inner, (0, 0), 0.5 + 0.02 * p.size)[..., None] * p.covered[..., None]
-    fg = np.clip((p.render * a + bg * (1 - a)) * 255.0, 0, 255).astype(np.uint8)
-    p.output = laplacian_blend(fg, p.original, soft)
+    f = min(1.0, side / max(p.size, 1.0))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    render = cv2.resize(p.render, size, interpolation=cv2.INTER_AREA)
+    covered = cv2.resize(p.covered.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    inside = cv2.resize(cover.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    small = cv2.resize(p.original, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    frame = cv2.GaussianBlur(small, (0, 0), 0.01 * side)
+    extended = push_pull(render, covered.astype(np.float32))
+    skin = np.ones(size[::-1], bool) if p.lab is None else skin_like(to_lab(frame), p.lab)
+    offset = boundary_offset(extended, frame, inside, max(2, round(0.03 * side)), EDGE_REACH * side, skin, covered)
+    offset = np.clip(offset, -MAX_SHIFT, MAX_SHIFT)
+    other = cv2.GaussianBlur((~skin).astype(np.float32), (0, 0), 0.01 * side)[..., None]
+    base = (extended + offset) * (1 - other) + cv2.GaussianBlur(small, (0, 0), 0.03 * side) * other
+    up = (w, h)
+    return (cv2.resize(base, up, interpolation=cv2.INTER_LINEAR),
+            cv2.resize(offset, up, interpolation=cv2.INTER_LINEAR))
 
 
 class FaceRenderer:
@@ -270,10 +349,10 @@ class FaceRenderer:
         self.seconds[stage] += time.perf_counter() - t0
 
     def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-              noise: np.ndarray, iris: np.ndarray | None = None) -> FacePatch:
+              noise: np.ndarray, look: Look | None = None) -> FacePatch:
         """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
         t0 = time.perf_counter()
-        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, iris)
+        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, look)
         self.seconds["geometry"] += time.perf_counter() - t0
         s = self.settings
         self._timed("measure", measure, p, s)

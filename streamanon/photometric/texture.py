@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 
@@ -71,3 +72,22 @@ def fit_texture_model(textures: np.ndarray, texels: np.ndarray, res: int, tone: 
     model = TextureModel(res, texels, mean.reshape(-1, 3).astype(np.float32), comps.astype(np.float32),
                          np.sqrt(var[:k]).astype(np.float32), np.asarray(tone, np.float32))
     return model, var[:k] / var.sum()
+
+
+def calm_albedo(tex: np.ndarray, brow_top: float, chroma_sigma: float = 1 / 24, top_sigma: float = 1 / 8,
+                dark: float = 0.5) -> np.ndarray:
+    """(R, R, 3) albedo with the training set's marks toned down: its chroma (colour / luminance) smoothed
+    over ``chroma_sigma`` of the texture (stains, makeup; brows and lips are drawn on their own), and above
+    the brows (texture rows over ``brow_top``, in [0, 1]) its luminance blended, increasingly towards the
+    top, into a blur over ``top_sigma`` (the bands that hair over the training foreheads left); what is darker
+    than its surroundings (blurred eyes, brows, sockets) kept at ``dark`` of its depth (the eyes and brows
+    are drawn sharp on their own)."""
+    res = tex.shape[0]
+    lum = np.maximum(tex.mean(-1, keepdims=True), 1e-3)
+    chroma = cv2.GaussianBlur(tex / lum, (0, 0), chroma_sigma * res)
+    rows = (np.arange(res, dtype=np.float32) + 0.5) / res
+    w = np.clip((brow_top - 0.03 - rows) / max(brow_top - 0.1, 1e-3), 0, 0.85)[:, None, None]
+    lum = lum * (1 - w) + cv2.GaussianBlur(lum, (0, 0), top_sigma * res)[..., None] * w
+    around = cv2.GaussianBlur(lum, (0, 0), res / 24)[..., None]
+    lum = np.where(lum < around, around - dark * (around - lum), lum)
+    return (chroma * lum).astype(np.float32)

@@ -23,12 +23,18 @@ NOT_SKIN = mesh_indices(_fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE, _fm.FACEM
                         _fm.FACEMESH_RIGHT_EYEBROW, _fm.FACEMESH_LIPS, _fm.FACEMESH_IRISES)
 
 
-def edge_loops(edges: frozenset) -> list[np.ndarray]:
-    """The closed paths (point indices in order) that a set of MediaPipe edges forms."""
+def adjacency(edges: frozenset) -> dict[int, list[int]]:
+    """Each point of a set of MediaPipe edges and its neighbours."""
     adj: dict[int, list[int]] = {}
     for a, b in edges:
         adj.setdefault(a, []).append(b)
         adj.setdefault(b, []).append(a)
+    return adj
+
+
+def edge_loops(edges: frozenset) -> list[np.ndarray]:
+    """The closed paths (point indices in order) that a set of MediaPipe edges forms."""
+    adj = adjacency(edges)
     seen: set[int] = set()
     loops = []
     for start in sorted(adj):
