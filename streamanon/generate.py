@@ -30,12 +30,15 @@ from .photometric.blend import feather, laplacian_blend
 from .photometric.features import Look, brow_top, random_look
 from .photometric.grain import noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
+from .photometric.temporal import steady_points
 from .photometric.texture import TextureModel, calm_albedo
 from .types import Faces
 
 log = logging.getLogger(__name__)
 
 CROP = 128
+# moves of the new geometry's points under this share of the face are partly held back (steady_points)
+TARGET_JITTER = 0.015
 EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
                           267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
                           33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
@@ -91,6 +94,7 @@ class TrackIdentity:
     noise: np.ndarray
     albedo: np.ndarray | None = None
     look: Look | None = None
+    drawn: np.ndarray | None = None  # the last new geometry in frame pixels (steady_points)
 
 
 class FaceGenerator:
@@ -153,6 +157,9 @@ class FaceGenerator:
         t0 = time.perf_counter()
         m, target, ident = self.new_geometry(landmarks, track_id)
         target = transform(target, cv2.invertAffineTransform(m))
+        if self.settings.temporal:  # the drawn eyes, brows and lips shook with the landmarks' jitter
+            size = float(np.ptp(target[:, :2], axis=0).max())
+            target = ident.drawn = steady_points(ident.drawn, target, TARGET_JITTER * size)
         self.renderer.seconds["geometry"] += time.perf_counter() - t0
         self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look)
 

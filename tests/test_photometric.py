@@ -14,7 +14,7 @@ from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats,
 from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, noise_texture
 from streamanon.photometric.relight import FLAT, fit_lighting, shading
 from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
-from streamanon.photometric.temporal import TemporalStore, ema
+from streamanon.photometric.temporal import TemporalStore, ema, steady_points
 from streamanon.types import Faces
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -166,6 +166,23 @@ def test_temporal_smoothing_and_reset_on_scene_cuts():
     store.smooth(2, np.ones(9), np.zeros(3), np.ones(3), 1.0)
     store.forget({3})
     assert not store.states
+
+
+def test_steady_points_hold_back_jitter_and_pass_real_motion():
+    """The drawn eyes, brows and lips follow the new geometry's points: a sub-pixel shake is held back (flicker
+    on lp_d18 1.09 -> 0.86), a turn or an opening mouth passes at once."""
+    rng = np.random.default_rng(0)
+    still = rng.uniform(0, 200, (478, 2)).astype(np.float32)
+    out, moved = still, 0.0
+    for _ in range(20):  # jitter of 0.5 px on a 200 px face, jitter threshold 3 px
+        new = steady_points(out, still + rng.normal(0, 0.5, still.shape).astype(np.float32), 3.0)
+        moved += float(np.abs(new - out).mean())
+        out = new
+    assert moved / 20 < 0.2  # the raw points move ~0.56 px a frame
+    assert np.abs(out - still).max() < 1.5
+    jump = still + np.float32([8.0, 0.0])  # a real move of 8 px: taken whole
+    assert np.allclose(steady_points(still, jump, 3.0), jump)
+    assert steady_points(None, jump, 3.0) is jump
 
 
 def test_refine_is_refused_while_no_engine_is_shipped():

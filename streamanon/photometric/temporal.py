@@ -20,6 +20,18 @@ def ema(previous: np.ndarray | float | None, value: np.ndarray | float, alpha: f
         previous + alpha * (value - previous)
 
 
+def steady_points(previous: np.ndarray | None, points: np.ndarray, jitter: float, floor: float = 0.2
+                  ) -> np.ndarray:
+    """``points`` (N, 2) smoothed against ``previous``: a point that moved ``jitter`` or more passes as it is
+    (a turn, a mouth opening, a blink), one that moved less keeps a share of its old place (``floor`` of the
+    move at the least): landmark jitter no longer shakes what is drawn on the points."""
+    if previous is None or previous.shape != points.shape:
+        return points
+    step = points - previous
+    alpha = np.clip(np.linalg.norm(step, axis=-1, keepdims=True) / jitter, floor, 1.0)
+    return (previous + alpha * step).astype(points.dtype)
+
+
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
     """A 32x18 grey thumbnail of a frame (for scene-cut detection)."""
     small = cv2.resize(rgb, THUMB, interpolation=cv2.INTER_AREA)
