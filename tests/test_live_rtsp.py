@@ -68,8 +68,9 @@ def test_round_trip_survives_a_server_restart(clip, tmp_path):
     assert r["failed_frames"] == 0 and r["live"] is True
     lat = r["latency_ms"]
     # the default --max-latency 1 s, plus encode slack, in steady state; frames caught in the queues while the
-    # output server was down are written late (up to ~6 s seen): a known gap, they should be dropped instead
-    assert 0 < lat["median"] < 1000 + 200 and lat["median"] <= lat["p95"]
+    # output server was down were written up to ~6 s late: now those older than 2x the bound are dropped (the
+    # p95 bound leaves room for a loaded machine, where frames reach the writer at up to about 2x the bound)
+    assert 0 < lat["median"] < 1000 + 200 and lat["median"] <= lat["p95"] < 3000, lat
 
 
 def test_lost_stream_without_reconnect_keeps_the_output(clip, tmp_path):

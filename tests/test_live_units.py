@@ -199,6 +199,27 @@ def test_live_counts_frames_the_output_refused():
     assert (stats.frames, stats.dropped) == (5, 5)
 
 
+def test_live_drops_frames_that_queued_while_the_output_was_down():
+    """Seen in the RTSP restart test: frames caught in the queues while the output server was down were written
+    up to 6 s late once it came back. A frame twice the bound old at the writer, with a newer one waiting in
+    the pipeline, is dropped; the newest is written."""
+    stats, written, stalled = Stats(), [], []
+
+    def write(frame: Frame) -> bool:
+        if not stalled:  # the output goes down for 0.6 s on the first frame (a reconnection)
+            stalled.append(True)
+            time.sleep(0.6)
+        written.append(frame)
+        return True
+
+    Pipeline(SlowAnalyzer(0.0), _cover, stats, live=LivePolicy(max_latency=0.2)).run(
+        _camera(60, 50.0), write, lambda _: None)
+    assert stats.dropped > 0 and stats.frames + stats.dropped == 60
+    assert written[-1].index == 59 and all((f.rgb == 255).all() for f in written)
+    late = [x for x in list(stats.latencies)[1:] if x > 2 * 0.2 + 0.06]  # after the stalled write itself: at
+    assert len(late) <= 1, stats.latencies  # most the one frame that was the newest when the output came back
+
+
 # --------------------------------------------------------------------------- webcam
 
 
