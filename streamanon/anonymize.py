@@ -38,7 +38,7 @@ def make_cover(settings: CoverSettings, generate=None):
     ``generate`` (built from ``generate``: GenerateSettings), else cover_faces with the pixel method."""
     if settings.method == "generate":
         from .generate import FaceGenerator
-        return FaceGenerator(generate).apply
+        return FaceGenerator(generate, mask_scale=settings.mask_scale).apply
     return lambda rgb, faces: cover_faces(rgb, faces, settings)
 
 

@@ -100,8 +100,10 @@ class TrackIdentity:
 class FaceGenerator:
     """Stateful: the engine or texture model, the shape model and the identity drawn for each track."""
 
-    def __init__(self, settings: GenerateSettings | None = None, engine: Engine | None = None):
+    def __init__(self, settings: GenerateSettings | None = None, engine: Engine | None = None,
+                 mask_scale: float = 1.3):
         self.settings = s = settings or GenerateSettings()
+        self.mask_scale = mask_scale  # --mask-scale, for the faces blurred from their box
         self.shape_model = ShapeModel.load(ENGINES_DIR / "shape_model.npz")
         self.weights = np.ones(478, np.float32)
         self.weights[EXPRESSION_POINTS] = s.expression_weight
@@ -176,7 +178,8 @@ class FaceGenerator:
         if by_box.any():
             from .anonymize import CoverSettings, cover_faces
 
-            fallbacks += cover_faces(rgb, faces[np.nonzero(by_box)[0]], CoverSettings(method="blur"))
+            fallbacks += cover_faces(rgb, faces[np.nonzero(by_box)[0]],
+                                     CoverSettings(method="blur", mask_scale=self.mask_scale))
         if self.renderer is not None:
             return fallbacks + self._apply_mesh(rgb, faces, by_box)
         for i in range(len(faces)):

@@ -243,6 +243,10 @@ def test_box_faces_are_blurred_not_rendered(frame_and_faces):
     gen.apply(out, nomesh)
     assert gen.renderer.faces == 0
     assert not np.array_equal(out, rgb)
+    # the user's --mask-scale reaches them too (it was left at its default with generate)
+    wide = rgb.copy()
+    FaceGenerator(GenerateSettings(), mask_scale=2.0).apply(wide, nomesh)
+    assert np.any(wide != rgb, axis=2).sum() > 1.5 * np.any(out != rgb, axis=2).sum()
 
 
 def test_lab_stats_needs_pixels():

@@ -108,7 +108,7 @@ class Worker:
         if self._engine is None:
             name = "generator" if o.generate.variant == "dense" else "generator_sparse"
             self._engine = load_engine(name, o.generate.backend, threads=self.settings.threads)
-        return _FileTrackIds(FaceGenerator(o.generate, engine=self._engine).apply)
+        return _FileTrackIds(FaceGenerator(o.generate, engine=self._engine, mask_scale=o.cover.mask_scale).apply)
 
     def run(self, job: Job, stop: threading.Event | None = None, progress: Progress | None = None) -> dict:
         """Anonymize ``job`` (or skip it when ``job.verify`` still matches): its manifest entry."""
