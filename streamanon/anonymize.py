@@ -63,6 +63,12 @@ def widened(boxes: np.ndarray, factors: np.ndarray) -> np.ndarray:
 FEATHER_RINGS = ((3.0, 60), (2.0, 140), (1.0, 210))
 
 
+def ordered(boxes: np.ndarray) -> np.ndarray:
+    """Boxes (..., 4) with x0 <= x1 and y0 <= y1 (a path extrapolated back in time can swap the corners)."""
+    return np.concatenate([np.minimum(boxes[..., :2], boxes[..., 2:]), np.maximum(boxes[..., :2], boxes[..., 2:])],
+                          -1)
+
+
 def cover_boxes(rgb: np.ndarray, boxes: np.ndarray, method, scale: float = 1.3) -> None:
     """Cover many faces known by their boxes at once, in place: per size class (sizes within a factor of 4;
     the cover is as strong as for the class's largest face, so stronger for the smaller ones) and per group of
@@ -72,8 +78,7 @@ def cover_boxes(rgb: np.ndarray, boxes: np.ndarray, method, scale: float = 1.3) 
     around the faces (one region per class spanned most of a street crowd's frame). The mask is drawn at half
     size for classes of faces of 24 px and more."""
     h, w = rgb.shape[:2]
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
+    boxes = ordered(np.asarray(boxes, np.float64).reshape(-1, 4))
     sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     classes = np.floor(np.log2(np.maximum(sizes, 8.0)) / 2).astype(int)
     for c in np.unique(classes):
@@ -100,7 +105,7 @@ def neighbour_groups(extents: np.ndarray, shape: tuple[int, int], cell: int = 16
     grid = np.zeros((gh, gw), np.uint8)
     for x0, y0, x1, y1 in cells.tolist():
         grid[y0:y1 + 1, x0:x1 + 1] = 1
-    n, labels = cv2.connectedComponents(grid, connectivity=8)
+    _, labels = cv2.connectedComponents(grid, connectivity=8)
     own = labels[cells[:, 1], cells[:, 0]]  # each extent's top-left cell is in its own part
     order = np.argsort(own, kind="stable")
     cuts = np.flatnonzero(np.diff(own[order])) + 1
@@ -153,17 +158,17 @@ def cover_faces(rgb: np.ndarray, faces: Faces, settings: CoverSettings) -> int:
             together = False
     if not together:
         for box in boxes:
-            fallbacks += _cover_one(rgb, box, None, settings, method)
+            fallbacks += _cover_one(rgb, box, None, settings, scale, method)
     for i in np.flatnonzero(~by_box):
-        fallbacks += _cover_one(rgb, faces.boxes[i], faces.landmarks[i], settings, method)
+        fallbacks += _cover_one(rgb, faces.boxes[i], faces.landmarks[i], settings, scale, method)
     return fallbacks
 
 
 def _cover_one(rgb: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, settings: CoverSettings,
-               method) -> int:
-    """Cover one face in place by its hull (``landmarks``) or its box ellipse; 1 if it fell back to a solid
-    fill, else 0."""
-    box = np.concatenate([np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])]).astype(np.float32)
+               ellipse_scale: float, method) -> int:
+    """Cover one face in place by its hull (``landmarks``) or its box ellipse (``ellipse_scale`` x the box); 1
+    if it fell back to a solid fill, else 0."""
+    box = ordered(np.asarray(box, np.float32))
     size = float(max(box[2] - box[0], box[3] - box[1]))
     margin = settings.mask_scale * (1.0 + 2 * settings.feather) + 0.1
     roi = region_of(box, margin, rgb.shape[:2])
@@ -174,7 +179,7 @@ def _cover_one(rgb: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, s
         if landmarks is not None:
             mask = hull_mask(landmarks, roi, settings.mask_scale, settings.feather)
         else:
-            mask = ellipse_mask(box, roi, settings.mask_scale * BOX_SCALE, settings.feather)
+            mask = ellipse_mask(box, roi, ellipse_scale, settings.feather)
         patch = rgb[y0:y1, x0:x1]
         blend(patch, method(patch, size), mask)
         return 0
