@@ -10,6 +10,7 @@ import numpy as np
 from . import face as F
 from .evaluate import FaceScores
 from .photometry import frechet_distance
+from .realism import realism_c2st
 from .video import VideoStats, descriptor_spread, flicker_ratio
 
 
@@ -45,6 +46,8 @@ METRICS = [
     Metric("sharpness_ratio", "sharpness ratio (geometric mean)", "one"),
     Metric("detail_ratio", "skin detail ratio (Laplacian variance over skin, median)", "one"),
     Metric("frechet_distance", "Frechet distance (dlib descriptor space)", "low"),
+    Metric("c2st_identity", "real/fake C2ST accuracy, dlib descriptors (0.5 = cannot tell)", "low"),
+    Metric("c2st_texture", "real/fake C2ST accuracy, crop texture (0.5 = cannot tell)", "low"),
     Metric("flicker", "temporal flicker (output / input)", "one"),
     Metric("identity_spread", "identity spread along tracks (output)", "low"),
     Metric("identity_spread_original", "identity spread along tracks (input)", "low"),
@@ -117,6 +120,8 @@ def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict
     out["frechet_distance"] = (frechet_distance(np.stack([s.descriptor_original for s in pairs]),
                                                 np.stack([s.descriptor_anonymized for s in pairs]))
                                if len(pairs) >= 2 else None)
+    out.update(realism_c2st([(s.descriptor_original, s.descriptor_anonymized) for s in pairs],
+                            [s.thumbs for s in scores if s.thumbs is not None]))
     if video is not None:
         out.update(video_summary(scores, video))
     out = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
