@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-temporal", action="store_true",
                    help="no per-track smoothing of lighting, colour and grain (default: on)")
     g.add_argument("--no-refine", action="store_true",
-                   help="no refinement generator; no refinement engine is shipped, so it is always off")
+                   help="no refinement generator (stage 6: the U-Net that corrects the rendered face)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
@@ -119,7 +119,7 @@ def _options(args: argparse.Namespace):
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
         generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
                                   colour=not args.no_colour, grain=not args.no_grain,
-                                  temporal=not args.no_temporal, refine=False),
+                                  temporal=not args.no_temporal, refine=not args.no_refine),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
                                   detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,

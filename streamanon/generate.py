@@ -4,7 +4,8 @@ Default (``variant="mesh"``): a textured mesh. Per track, once: an identity-swap
 (streamanon.faces.shape) and an albedo texture sampled from the PCA model in engines/texture_model.npz, both
 drawn from ``seed`` and the track id, kept for the track's life. Per face and frame: the photometric stages of
 streamanon.photometric.stages (the original's SH lighting rendered on the new geometry's normals at the
-face's own resolution, skin colour, grain, temporal smoothing, Laplacian blend). The older 128 px ONNX
+face's own resolution, skin colour, grain, temporal smoothing, Laplacian blend, the refinement generator's
+correction). The older 128 px ONNX
 generator stays as ``variant="dense"`` / ``"sparse"`` (all faces of a frame in one batch).
 
 Faces without a mesh (too small, coasting) are blurred instead: they are covered either way. A face whose
@@ -54,8 +55,8 @@ class GenerateSettings:
     swap: replace the identity part of the landmark geometry (off = the plain dense ablation).
     expression_weight: how much of the identity change reaches the lips, eyes and brows (0 keeps their
     exact shape, 1 swaps their identity part too). seed: the synthetic identities drawn per track.
-    relight, colour, grain, temporal, refine: the mesh variant's stages (off: ablations; the refinement
-    generator is not shipped, so refine must stay off)."""
+    relight, colour, grain, temporal, refine: the mesh variant's stages (off: ablations; refine is the
+    refinement generator, engines/refiner.onnx)."""
 
     variant: str = "mesh"
     swap: bool = True
@@ -66,7 +67,7 @@ class GenerateSettings:
     colour: bool = True
     grain: bool = True
     temporal: bool = True
-    refine: bool = False
+    refine: bool = True
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -112,7 +113,8 @@ class FaceGenerator:
         if s.variant == "mesh":
             self.texture = TextureModel.load(verified_model("texture_model.npz"))
             model = np.c_[self.shape_model.mean.reshape(-1, 2), self.shape_model.depth]
-            self.renderer = FaceRenderer(s.photometric(), model, self.texture.tone)
+            refiner = load_engine("refiner", s.backend, threads=1) if s.refine else None
+            self.renderer = FaceRenderer(s.photometric(), model, self.texture.tone, refiner)
         elif engine is None:
             self.engine = load_engine("generator" if s.variant == "dense" else "generator_sparse", s.backend)
 

@@ -185,9 +185,46 @@ def test_steady_points_hold_back_jitter_and_pass_real_motion():
     assert steady_points(None, jump, 3.0) is jump
 
 
-def test_refine_is_refused_while_no_engine_is_shipped():
+def test_the_renderer_refuses_refine_without_its_engine(model3d):
     with pytest.raises(ValueError, match="refine"):
-        GenerateSettings(refine=True)
+        S.FaceRenderer(S.PhotometricSettings(refine=True), model3d, np.ones(3))
+
+
+def test_the_refinement_crop_holds_the_face_and_its_correction_lands_inside_the_cover_only():
+    from streamanon.photometric.refine import SIZE, add_correction, refine_input
+
+    model = ShapeModel.load(ENGINES_DIR / "shape_model.npz")
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (300, 400, 3), np.uint8)
+    pts = model.mean.reshape(-1, 2) * 150 + (120, 60)  # a 150 px face
+    cover = np.zeros(image.shape[:2], bool)
+    cv2.fillPoly(cover.view(np.uint8), [np.round(pts[S.FACE_OVAL]).astype(np.int32)], 1)
+    x, m = refine_input(image, cover, pts)
+    assert x.shape == (4, SIZE, SIZE) and x.dtype == np.float32
+    inside = x[3] > 0.5
+    assert 0.3 < inside.mean() < 0.75  # the whole face, with a rim of context
+    assert not inside[0].any() and not inside[-1].any() and not inside[:, 0].any() and not inside[:, -1].any()
+    assert np.abs(add_correction(image, np.zeros((3, SIZE, SIZE), np.float32), m, cover.astype(np.float32))
+                  .astype(int) - image).max() == 0
+    lifted = add_correction(np.full_like(image, 100), np.full((3, SIZE, SIZE), 0.2, np.float32), m,
+                            cover.astype(np.float32))
+    assert np.all(lifted[cover] >= 124) and np.all(lifted[~cover] == 100)
+
+
+def test_the_refinement_weight_fades_in_from_the_cover_edge():
+    cover = np.zeros((400, 400), bool)
+    cv2.circle(cover.view(np.uint8), (200, 200), 150, 1, -1)
+    w = S.inward_feather(cover, 15)
+    assert w[~cover].max() == 0 and w[200, 200] > 0.99
+    assert w[200, 51] < 0.1 and 0.2 < w[200, 66] < 0.9 and w[200, 95] > 0.95  # a ramp, no step at the edge
+
+
+def test_the_refinement_correction_is_smoothed_per_track_and_reset_on_new_tracks():
+    store = TemporalStore(alpha=0.3)
+    a = store.smooth_correction(1, np.ones((3, 4, 4), np.float32))
+    b = store.smooth_correction(1, np.zeros((3, 4, 4), np.float32))
+    assert np.allclose(a, 1) and np.allclose(b, 0.7)
+    assert np.allclose(store.smooth_correction(2, np.zeros((3, 4, 4), np.float32)), 0)
 
 
 needs_texture = pytest.mark.skipif(not (ENGINES_DIR / "texture_model.npz").exists(),
@@ -205,9 +242,11 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     assert np.abs(out[cy - 20:cy + 20, cx - 20:cx + 20].astype(int) - rgb[cy - 20:cy + 20, cx - 20:cx + 20]).mean() > 3
     ms = gen.stage_ms()
     assert all(ms[k] > 0 for k in S.STAGES)
-    off = FaceGenerator(GenerateSettings(colour=False, grain=False))
-    off.apply(rgb.copy(), faces)
-    assert off.stage_ms()["colour"] == 0 and off.stage_ms()["grain"] == 0
+    off = FaceGenerator(GenerateSettings(colour=False, grain=False, refine=False))
+    unrefined = rgb.copy()
+    off.apply(unrefined, faces)
+    assert off.stage_ms()["colour"] == 0 and off.stage_ms()["grain"] == 0 and off.stage_ms()["refine"] == 0
+    assert off.renderer.refiner is None
     flat = FaceGenerator(GenerateSettings(relight=False))
     assert flat.renderer.settings.relight is False
     again = rgb.copy()
@@ -216,7 +255,8 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
 
 
 @needs_texture
-@pytest.mark.parametrize("stage", ["measure", "render", "colour", "upscale", "features", "grain", "compose"])
+@pytest.mark.parametrize("stage", ["measure", "render", "colour", "upscale", "features", "grain", "compose",
+                                   "refine"])
 def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
     rgb, faces = frame_and_faces
 

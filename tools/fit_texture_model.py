@@ -65,6 +65,19 @@ def delit_texture(rgb: np.ndarray, pts: np.ndarray, res: int) -> tuple[np.ndarra
     return texture, (valid & covered.ravel()).reshape(res, res), colour
 
 
+def read_face(path: Path, mesh, min_side: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(RGB image, (478, 3) mesh points in pixels, depth scaled like x) of a face image, or None."""
+    bgr = cv2.imread(str(path))
+    if bgr is None or bgr.ndim != 3 or min(bgr.shape[:2]) < min_side:
+        return None
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    res = mesh.process(rgb)
+    if not res.multi_face_landmarks:
+        return None
+    h, w = rgb.shape[:2]
+    return rgb, np.array([(p.x * w, p.y * h, p.z * w) for p in res.multi_face_landmarks[0].landmark], np.float64)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", type=Path, nargs="+", default=[ROOT.parent / "shared/data/faces/utkface"])
@@ -88,15 +101,10 @@ def main() -> int:
         if len(textures) >= args.count:
             break
         seen += 1
-        bgr = cv2.imread(str(path))
-        if bgr is None or bgr.ndim != 3:
+        face = read_face(path, mesh)
+        if face is None:
             continue
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        res = mesh.process(rgb)
-        if not res.multi_face_landmarks:
-            continue
-        h, w = rgb.shape[:2]
-        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.multi_face_landmarks[0].landmark], np.float64)
+        rgb, pts = face
         rot, _ = U.weak_perspective(pts[:, :2], model3d)
         if max(abs(np.degrees(np.arcsin(np.clip(rot[0, 2], -1, 1)))),
                abs(np.degrees(np.arcsin(np.clip(rot[1, 2], -1, 1))))) > MAX_ANGLE:

@@ -444,6 +444,8 @@ def soak_figures(r: dict, warmup: float) -> dict:
             "rss_mb_after_warmup": next((m for t, m in rss if t >= warmup), None),
             "rss_mb_last": rss[-1][1] if rss else None, "rss_mb_max": max((m for _, m in rss), default=None),
             "rss_slope_mb_per_hour": slope_per_hour(rss, warmup),
+            # a warm-up that outlasts --warmup inflates the slope above; over the run's second half it shows
+            "rss_slope_second_half_mb_per_hour": slope_per_hour(rss, rss[-1][0] / 2) if rss else None,
             "latency_ms": r.get("latency_ms"),
             "p95_ms_first_5_min_after_warmup": first, "p95_ms_last_5_min": last,
             "client_frames": r.get("client_frames")}

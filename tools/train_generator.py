@@ -53,6 +53,16 @@ def build_conditions(crops: np.ndarray, landmarks: np.ndarray, variant: str, see
     return sketches, masks
 
 
+def restore(state: dict, G, D, opt_g, opt_d) -> tuple[int, float]:
+    """Load a checkpoint's networks and optimisers (--resume); returns (step, seconds trained)."""
+    G.load_state_dict(state["G"])
+    D.load_state_dict(state["D"])
+    opt_g.load_state_dict(state["opt_g"])
+    opt_d.load_state_dict(state["opt_d"])
+    print(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min)", flush=True)
+    return state["step"], state["seconds"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", type=Path, default=Path("/work/cache/faces128.npz"))
@@ -101,13 +111,7 @@ def main() -> None:
     step, seconds = 0, 0.0
     ckpt = args.out / "ckpt.pt"
     if args.resume and ckpt.exists():
-        s = torch.load(ckpt, map_location=device)
-        G.load_state_dict(s["G"])
-        D.load_state_dict(s["D"])
-        opt_g.load_state_dict(s["opt_g"])
-        opt_d.load_state_dict(s["opt_d"])
-        step, seconds = s["step"], s["seconds"]
-        print(f"resumed at step {step} ({seconds / 60:.1f} min)", flush=True)
+        step, seconds = restore(torch.load(ckpt, map_location=device), G, D, opt_g, opt_d)
     elif args.init:
         s = torch.load(args.init, map_location=device)
         G.load_state_dict(s["G"])

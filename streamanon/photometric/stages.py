@@ -2,8 +2,10 @@
 
     measure (the original's SH lighting, skin colour, detail level) -> temporal (per-track smoothing)
     -> render (the track's albedo on the NEW geometry's normals under that lighting, at the face's own
-    resolution) -> colour (CIELAB mean and spread of the skin) -> grain -> [refine: no engine shipped]
+    resolution) -> colour (CIELAB mean and spread of the skin) -> grain
     -> compose (cover region, feathered Laplacian-pyramid blend into the frame)
+    -> refine (the refinement generator's correction, computed on a 96 px aligned crop, its low frequencies
+    smoothed per track, upsampled and added inside the cover)
 
 The original's pixels only give numbers (9 SH coefficients, 6 colour statistics, one detail level); nothing of
 its image is copied into the face, and the band between its outline and the new one is blurred.
@@ -25,6 +27,7 @@ from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab, transfer, typical
 from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
 from .grain import grain_amount, grey_laplacian_variance
+from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading
 from .sh import linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore
@@ -36,13 +39,15 @@ MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detai
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
 FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
-STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose")
+STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
+          "refine")
+CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
 
 
 @dataclass
 class PhotometricSettings:
-    """Switches of the stages (ablations) and their sizes. ``refine`` asks for the refinement generator,
-    which is not shipped: True raises at start-up. ``light_side``: face size in pixels at which the
+    """Switches of the stages (ablations) and their sizes. ``refine``: the refinement generator
+    (engines/refiner.onnx). ``light_side``: face size in pixels at which the
     original's lighting and colour are measured. ``render_side``: largest face size at which the albedo is
     shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
     temporal weight of the newest frame."""
@@ -51,15 +56,12 @@ class PhotometricSettings:
     colour: bool = True
     grain: bool = True
     temporal: bool = True
-    refine: bool = False
+    refine: bool = True
     light_side: int = 128
     render_side: int = 192
     alpha: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.refine:
-            raise ValueError("the refinement generator is not shipped (engines/ has no refine engine); "
-                             "use refine=False (--no-refine)")
         if not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
 
@@ -295,6 +297,34 @@ def compose(p: FacePatch) -> None:
     p.output = laplacian_blend(fg, p.original, feather(p.cover.astype(np.float32), _grow(p)))
 
 
+def refine(p: FacePatch, engine, store: TemporalStore | None = None) -> None:
+    """Add the refinement generator's correction to the composed face, inside its cover. With ``store``, the
+    correction's low frequencies (its shading and colour) are smoothed per track."""
+    x, m = refine_input(p.output, p.cover, p.own)
+    corr = engine(x[None])[0]
+    if store is not None:
+        low = np.stack([cv2.GaussianBlur(c, (0, 0), CORRECTION_LOW) for c in corr])
+        corr = corr - low + store.smooth_correction(p.track_id, low)
+    p.output = add_correction(p.output, corr, m, inward_feather(p.cover, _grow(p)))
+
+
+def inward_feather(cover: np.ndarray, k: int, side: int = 160) -> np.ndarray:
+    """(H, W) float weight: 1 inside ``cover`` fading to 0 at its edge over about ``k`` px (a correction that
+    stops at a hard edge draws a line there); computed with the cover at most ``side`` px (it is smooth)."""
+    h, w = cover.shape
+    f = min(1.0, side / max(h, w))
+    small = cover.astype(np.uint8)
+    if f < 1.0:
+        small = cv2.resize(small, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    ks = max(3, int(k * f) | 1)
+    inner = cv2.erode(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ks + 1, 2 * ks + 1)))
+    inner = inner.astype(np.float32)
+    soft = cv2.GaussianBlur(inner, (0, 0), ks / 2)
+    if f < 1.0:
+        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+    return soft * cover
+
+
 def skin_like(lab: np.ndarray, stats: LabStats) -> np.ndarray:
     """(H, W) bool: CIELAB pixels near the skin's statistics: chroma within 2 spreads (+ 2), lightness from
     2 spreads (+ 5) darker to 2.5 spreads (+ 12) lighter (lit foreheads)."""
@@ -330,8 +360,11 @@ def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 128.0) -> tuple[np
 class FaceRenderer:
     """Runs the stages over a face; holds the per-track temporal store and the per-stage timings."""
 
-    def __init__(self, settings: PhotometricSettings, model: np.ndarray, tone: np.ndarray):
+    def __init__(self, settings: PhotometricSettings, model: np.ndarray, tone: np.ndarray, refiner=None):
+        if settings.refine and refiner is None:
+            raise ValueError("refine=True needs the refinement engine")
         self.settings = settings
+        self.refiner = refiner
         self.model = model  # (478, 3) model face for lifting landmarks to 3-D
         self.tone = np.asarray(tone, np.float32)
         self.store = TemporalStore(alpha=settings.alpha if settings.temporal else 1.0)
@@ -365,6 +398,8 @@ class FaceRenderer:
         if s.grain:
             self._timed("grain", grain, p)
         self._timed("compose", compose, p)
+        if s.refine:
+            self._timed("refine", refine, p, self.refiner, self.store if s.temporal else None)
         x0, y0, x1, y1 = p.roi
         rgb[y0:y1, x0:x1] = p.output
         self.faces += 1

@@ -52,6 +52,7 @@ class TrackState:
     lab_mean: np.ndarray | None = None
     lab_std: np.ndarray | None = None
     grain: float | None = None
+    correction: np.ndarray | None = None  # low-pass of the refinement's correction, in its aligned crop
 
 
 @dataclass
@@ -82,3 +83,9 @@ class TemporalStore:
         s.sh, s.lab_mean = ema(s.sh, sh, self.alpha), ema(s.lab_mean, lab_mean, self.alpha)
         s.lab_std, s.grain = ema(s.lab_std, lab_std, self.alpha), ema(s.grain, grain, self.alpha)
         return s
+
+    def smooth_correction(self, track_id: int, low: np.ndarray) -> np.ndarray:
+        """The track's smoothed low-frequency refinement correction after this frame's ``low``."""
+        s = self.states.setdefault(track_id, TrackState())
+        s.correction = ema(s.correction, low, self.alpha)
+        return s.correction
