@@ -57,15 +57,16 @@ def _error_lines(err: str) -> list[str]:
 
 
 def test_round_trip_survives_a_server_restart(clip, tmp_path):
-    """/in -> streamanon -> /out -> client; the server is killed at 3 s and back at 5 s."""
-    r = rt.round_trip(clip, seconds=12, restart_at=3, work=tmp_path, extra=[])
+    """/in -> streamanon -> /out -> client; the server is killed at 3 s and back at 5 s. With blur: the RTSP
+    plumbing is under test here, and the client's frame count swung from 21 to 88 with the generator's cost
+    (the live generate path is test_soak.py's)."""
+    r = rt.round_trip(clip, seconds=12, restart_at=3, work=tmp_path, extra=["--method", "blur"])
     log = (tmp_path / "streamanon.log").read_text()
     assert r["exit_code"] == 130, log  # SIGINT: a clean stop
     assert "Traceback" not in log
     assert r["reconnects"] >= 2, log  # input and output each came back
     assert r["frames"] > 50 and r["frames_in"] >= r["frames"] + r["dropped"] - 1
-    # frames reach the client, and again after the restart (a frame rate is tools/bench.py's business: on a
-    # quiet 2-core machine the client got 56-88 frames here, 39 at load 4)
+    # frames reach the client, and again after the restart (a frame rate is tools/bench.py's business)
     assert r["client_frames"] > 30 and r["client_frames_after_restart"] > 10, r
     assert r["failed_frames"] == 0 and r["live"] is True
     lat = r["latency_ms"]
