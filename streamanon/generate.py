@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -98,6 +98,18 @@ class TrackIdentity:
     drawn: np.ndarray | None = None  # the last new geometry in frame pixels (steady_points)
 
 
+@dataclass
+class FramePlan:
+    """A frame between ``FaceGenerator.prepare`` and ``finish``: its faces and track ids, the fallbacks so
+    far, whether it starts a scene, and the prepared patches (index in ``faces``, FacePatch)."""
+
+    faces: Faces
+    live: set[int]
+    fallbacks: int = 0
+    cut: bool = False
+    patches: list = field(default_factory=list)
+
+
 class FaceGenerator:
     """Stateful: the engine or texture model, the shape model and the identity drawn for each track."""
 
@@ -144,7 +156,7 @@ class FaceGenerator:
         target = self.shape_model.new_shape(own, ident.coords, self.weights, CROP) if self.settings.swap else own
         return m, target, ident
 
-    def prepare(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
+    def onnx_input(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
         """Generator input (IN_CHANNELS, S, S) float32 and the crop's affine for one face (ONNX variants)."""
         m, target, ident = self.new_geometry(landmarks, track_id)
         crop = warp_crop(rgb, m, CROP)
@@ -156,8 +168,9 @@ class FaceGenerator:
         x = np.concatenate([x * (1 - mask), mask[None], sketch, ident.noise], 0)
         return x, m, mask
 
-    def render_face(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int) -> None:
-        """The mesh variant on one face, in place (exceptions propagate: the caller covers the face)."""
+    def prepare_face(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
+        """The mesh variant's first stages on one face (``FaceRenderer.prepare``): the FacePatch to finish.
+        Exceptions propagate: the caller covers the face."""
         t0 = time.perf_counter()
         m, target, ident = self.new_geometry(landmarks, track_id)
         target = transform(target, cv2.invertAffineTransform(m))
@@ -165,7 +178,7 @@ class FaceGenerator:
             size = float(np.ptp(target[:, :2], axis=0).max())
             target = ident.drawn = steady_points(ident.drawn, target, TARGET_JITTER * size)
         self.renderer.seconds["geometry"] += time.perf_counter() - t0
-        self.renderer.apply(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look)
+        return self.renderer.prepare(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look)
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per rendered face of each photometric stage (empty for the ONNX variants)."""
@@ -174,22 +187,54 @@ class FaceGenerator:
     def apply(self, rgb: np.ndarray, faces: Faces) -> int:
         """Replace each face of ``rgb`` in place; returns how many fell back to a solid fill. Faces without a
         mesh (too small for one, coasting, backfilled) are blurred inside a feathered ellipse."""
-        self.forget(set(int(t) for t in faces.track_ids))
-        batch, metas, fallbacks = [], [], 0
+        return self.finish(rgb, self.prepare(rgb, faces))
+
+    def prepare(self, rgb: np.ndarray, faces: Faces) -> FramePlan:
+        """The first half of ``apply``: the box faces covered, each mesh face's first stages run. A pipeline
+        runs ``prepare`` on a frame while ``finish`` completes the frame before it (two threads)."""
+        live = set(int(t) for t in faces.track_ids)
+        self.forget(live)
+        fallbacks = 0
         by_box = faces.coasting | ~faces.has_mesh
         if by_box.any():
             from .anonymize import CoverSettings, cover_faces
 
             fallbacks += cover_faces(rgb, faces[np.nonzero(by_box)[0]],
                                      CoverSettings(method="blur", mask_scale=self.mask_scale))
-        if self.renderer is not None:
-            return fallbacks + self._apply_mesh(rgb, faces, by_box)
+        if self.renderer is None:
+            return FramePlan(faces, live, fallbacks + self._apply_onnx(rgb, faces, by_box))
+        plan = FramePlan(faces, live, fallbacks, self.renderer.new_frame(rgb, live))
+        for i in np.flatnonzero(~by_box):
+            try:
+                plan.patches.append((i, self.prepare_face(rgb, faces.landmarks[i], int(faces.track_ids[i]))))
+            except Exception as exc:  # fail closed: this face is blurred and counted
+                log.warning("face %d: %s; blurred instead", int(faces.track_ids[i]), exc)
+                _cover_box(rgb, faces.boxes[i], blur)
+                plan.fallbacks += 1
+        return plan
+
+    def finish(self, rgb: np.ndarray, plan: FramePlan) -> int:
+        """The second half of ``apply`` on the frame ``plan`` was prepared on; returns the fallbacks."""
+        if self.renderer is None:
+            return plan.fallbacks
+        self.renderer.finish_frame(plan.cut, plan.live)
+        for i, patch in plan.patches:
+            try:
+                self.renderer.finish(rgb, patch)
+            except Exception as exc:  # fail closed: this face is blurred and counted
+                log.warning("face %d: %s; blurred instead", int(plan.faces.track_ids[i]), exc)
+                _cover_box(rgb, plan.faces.boxes[i], blur)
+                plan.fallbacks += 1
+        return plan.fallbacks
+
+    def _apply_onnx(self, rgb: np.ndarray, faces: Faces, by_box: np.ndarray) -> int:
+        batch, metas, fallbacks = [], [], 0
         for i in range(len(faces)):
             if by_box[i]:
                 continue
             if faces.has_mesh[i] and not faces.coasting[i]:
                 try:
-                    x, m, mask = self.prepare(rgb, faces.landmarks[i], int(faces.track_ids[i]))
+                    x, m, mask = self.onnx_input(rgb, faces.landmarks[i], int(faces.track_ids[i]))
                     batch.append(x)
                     metas.append((i, m, mask))
                     continue
@@ -211,19 +256,6 @@ class FaceGenerator:
             except Exception as exc:
                 log.warning("face %d: paste failed (%s); solid fill", int(faces.track_ids[i]), exc)
                 _cover_box(rgb, faces.boxes[i], solid)
-                fallbacks += 1
-        return fallbacks
-
-
-    def _apply_mesh(self, rgb: np.ndarray, faces: Faces, by_box: np.ndarray) -> int:
-        self.renderer.new_frame(rgb, set(int(t) for t in faces.track_ids))
-        fallbacks = 0
-        for i in np.flatnonzero(~by_box):
-            try:
-                self.render_face(rgb, faces.landmarks[i], int(faces.track_ids[i]))
-            except Exception as exc:  # fail closed: this face is blurred and counted
-                log.warning("face %d: %s; blurred instead", int(faces.track_ids[i]), exc)
-                _cover_box(rgb, faces.boxes[i], blur)
                 fallbacks += 1
         return fallbacks
 

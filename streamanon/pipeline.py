@@ -1,12 +1,15 @@
-"""Threads joined by bounded queues: decode -> analyze -> anonymize -> encode.
+"""Threads joined by bounded queues: decode -> analyze -> anonymize [-> finish] -> encode.
 
-File and pipe mode never drop a frame (backpressure). Live mode (``LivePolicy``) keeps latency bounded: it
+A cover that comes in two halves (the generated-face method: ``prepare``, ``finish``) runs them in two threads,
+so that a frame's faces are finished while the next frame's are prepared. File and pipe mode never drop a
+frame (backpressure). Live mode (``LivePolicy``) keeps latency bounded: it
 drops the oldest unprocessed frames when behind, and paces output to the wall clock.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -27,6 +30,21 @@ log = logging.getLogger(__name__)
 END = object()
 # live: a frame this many times --max-latency old at the writer is dropped when a newer one waits
 LATE = 2.0
+
+
+# nice increment of the decode and analyze threads (and of the library threads they start): on a machine with
+# fewer cores than busy threads the anonymize thread, the pipeline's slowest stage, gets the CPU first
+HELPER_NICE = 5
+
+
+def yield_cpu(increment: int = HELPER_NICE) -> None:
+    """Lower the calling thread's scheduling priority (Linux: a thread is a task with its own nice value;
+    elsewhere, or when not allowed, nothing happens)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+    except (AttributeError, OSError):
+        pass
 
 
 class _Abort(Exception):
@@ -75,6 +93,11 @@ class Pipeline:
         self.q_decoded: queue.Queue = queue.Queue(maxsize)
         self.q_analyzed: queue.Queue = queue.Queue(maxsize)
         self.q_done: queue.Queue = queue.Queue(maxsize)
+        # a cover that comes in two halves (FaceGenerator: prepare, finish) runs them in two threads
+        owner = getattr(cover, "__self__", None)
+        self.halves = owner if getattr(cover, "__name__", "") == "apply" and \
+            callable(getattr(owner, "prepare", None)) and callable(getattr(owner, "finish", None)) else None
+        self.q_prepared: queue.Queue = queue.Queue(maxsize)
 
     def _put(self, q: queue.Queue, item) -> None:
         while True:
@@ -123,7 +146,7 @@ class Pipeline:
         if self.live is None or frame.captured is None or \
                 time.monotonic() - frame.captured <= LATE * self.live.max_latency:
             return False
-        for q in (self.q_done, self.q_analyzed, self.q_decoded):
+        for q in (self.q_done, self.q_prepared, self.q_analyzed, self.q_decoded):
             with q.mutex:
                 if any(isinstance(x, Frame) for x in q.queue):
                     return True
@@ -153,6 +176,7 @@ class Pipeline:
         return run
 
     def _decode(self, source: Iterable) -> None:
+        yield_cpu()
         it = iter(source)
         while True:
             with StageTimer(self.stats, "decode"):
@@ -167,6 +191,7 @@ class Pipeline:
                 return
 
     def _analyze(self) -> None:
+        yield_cpu()
         while (item := self._get(self.q_decoded)) is not END:
             if not isinstance(item, Frame):
                 self._release(self.lookahead.push(item, frame=False))
@@ -202,32 +227,64 @@ class Pipeline:
                 self._put(self.q_analyzed, (frame, h.faces, spent))
 
     def _anonymize(self) -> None:
+        out = self.q_prepared if self.halves else self.q_done
         while (item := self._get(self.q_analyzed)) is not END:
             if isinstance(item, tuple):
                 frame, faces, spent = item
                 t0 = time.perf_counter()
                 with StageTimer(self.stats, "anonymize"):
-                    self._cover(frame, faces)
+                    plan = self._cover(frame, faces)
+                spent += time.perf_counter() - t0
+                if self.halves:
+                    self._put(out, (frame, plan, spent))
+                    continue
+                self._served(spent)
+                item = frame
+            self._put(out, item)
+        self._put(out, END)
+
+    def _finish(self) -> None:
+        """The second thread of a two-half cover: finishes the frames ``_anonymize`` prepared, in order."""
+        while (item := self._get(self.q_prepared)) is not END:
+            if isinstance(item, tuple):
+                frame, plan, spent = item
+                t0 = time.perf_counter()
+                if plan is not None:
+                    with StageTimer(self.stats, "anonymize"):
+                        self._guarded(frame, self.halves.finish, frame.rgb, plan)
                 self._served(spent + time.perf_counter() - t0)
                 item = frame
             self._put(self.q_done, item)
         self._put(self.q_done, END)
 
-    def _cover(self, frame: Frame, faces: Faces | None) -> None:
+    def _cover(self, frame: Frame, faces: Faces | None):
+        """Cover the frame's faces (with a two-half cover: its first half, returning what the second needs,
+        or None when nothing is left to do)."""
         st = self.stats
         if faces is None:
             st.failed_frames += 1
             frame.rgb[:] = pixelate(frame.rgb, max(frame.rgb.shape[:2]) / 4.0, blocks=4)
-            return
+            return None
         st.faces += len(faces)
         st.coasted += int(np.count_nonzero(faces.coasting))
         st.box_faces += int(np.count_nonzero(faces.coasting | ~faces.has_mesh))
+        if self.halves:
+            return self._guarded(frame, self.halves.prepare, frame.rgb, faces, count=False)
+        return self._guarded(frame, self.cover, frame.rgb, faces)
+
+    def _guarded(self, frame: Frame, step: Callable, *args, count: bool = True):
+        """Run a covering step; when it raises, the whole frame is covered (fail closed) and None returned.
+        ``count``: the step returns fallbacks to add to the stats."""
         try:
-            st.fallbacks += self.cover(frame.rgb, faces)
+            result = step(*args)
         except Exception as exc:  # fail closed
             log.warning("frame %d: covering failed (%s); covering the whole frame", frame.index, exc)
-            st.failed_frames += 1
+            self.stats.failed_frames += 1
             frame.rgb[:] = pixelate(frame.rgb, max(frame.rgb.shape[:2]) / 4.0, blocks=4)
+            return None
+        if count:
+            self.stats.fallbacks += result
+        return result
 
     def _pace(self, frame: Frame) -> None:
         """Live or paced: wait until the frame is due and give it its output timestamp."""
@@ -246,6 +303,8 @@ class Pipeline:
                                     daemon=True),
                    threading.Thread(target=self._stage(self._analyze), name="analyze", daemon=True),
                    threading.Thread(target=self._stage(self._anonymize), name="anonymize", daemon=True)]
+        if self.halves:
+            threads.append(threading.Thread(target=self._stage(self._finish), name="finish", daemon=True))
         t0 = time.perf_counter()
         for t in threads:
             t.start()

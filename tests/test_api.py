@@ -135,3 +135,68 @@ def test_failed_analysis_covers_the_whole_frame(astronaut):
     assert stats.failed_frames == 3
     for f in written:  # nothing of the original detail survives anywhere
         assert np.abs(np.diff(f.rgb[FACE].astype(int), axis=1)).mean() < 2
+
+
+class _FixedAnalyzer:
+    """The astronaut's faces on every frame (no detector in the way)."""
+
+    total_tracks = 1
+
+    def __init__(self, faces):
+        self.faces = faces
+
+    def analyze(self, rgb):
+        return self.faces
+
+
+def test_the_generated_face_runs_in_two_threads_with_the_same_output_as_in_one(astronaut):
+    """The pipeline runs the generator's prepare and finish halves in two threads; the frames come out in
+    order and as ``apply`` makes them one by one."""
+    from streamanon.anonymize import CoverSettings, make_cover
+    from streamanon.generate import GenerateSettings
+    from streamanon.pipeline import Pipeline
+    from streamanon.stats import Stats
+    from streamanon.types import Frame
+
+    analyzer = FaceAnalyzer()
+    faces = analyzer.analyze(astronaut)
+    analyzer.close()
+    frames = [np.roll(astronaut, 3 * i, axis=1) for i in range(5)]
+    one = make_cover(CoverSettings(method="generate"), GenerateSettings())
+    expected = []
+    for rgb in frames:
+        out = rgb.copy()
+        one(out, faces)
+        expected.append(out)
+    cover = make_cover(CoverSettings(method="generate"), GenerateSettings())
+    pipeline = Pipeline(_FixedAnalyzer(faces), cover, Stats())
+    assert pipeline.halves is cover.__self__
+    written = []
+    pipeline.run([Frame(i, f.copy(), pts=i) for i, f in enumerate(frames)], written.append, lambda _: None)
+    assert [f.index for f in written] == list(range(5))
+    for f, want in zip(written, expected):
+        np.testing.assert_array_equal(f.rgb, want)
+
+
+def test_a_frame_whose_second_half_fails_is_covered_whole(astronaut, monkeypatch):
+    from streamanon.anonymize import CoverSettings, make_cover
+    from streamanon.generate import FaceGenerator, GenerateSettings
+    from streamanon.pipeline import Pipeline
+    from streamanon.stats import Stats
+    from streamanon.types import Frame
+
+    analyzer = FaceAnalyzer()
+    faces = analyzer.analyze(astronaut)
+    analyzer.close()
+
+    def broken(self, rgb, plan):
+        raise RuntimeError("finish crashed")
+
+    monkeypatch.setattr(FaceGenerator, "finish", broken)
+    stats, written = Stats(), []
+    cover = make_cover(CoverSettings(method="generate"), GenerateSettings())
+    Pipeline(_FixedAnalyzer(faces), cover, stats).run([Frame(i, astronaut.copy(), pts=i) for i in range(3)],
+                                                     written.append, lambda _: None)
+    assert [f.index for f in written] == [0, 1, 2] and stats.failed_frames == 3
+    for f in written:
+        assert np.abs(np.diff(f.rgb[FACE].astype(int), axis=1)).mean() < 2

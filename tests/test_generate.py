@@ -64,14 +64,14 @@ def test_each_track_keeps_one_identity_drawn_from_the_seed(frame_and_faces):
     lm = faces.landmarks[0]
     a = FaceGenerator(GenerateSettings(variant="dense", seed=1), engine=GreyEngine())
     b = FaceGenerator(GenerateSettings(variant="dense", seed=2), engine=GreyEngine())
-    x1, _, _ = a.prepare(rgb, lm, 7)
-    x2, _, _ = a.prepare(rgb, lm, 7)
-    x3, _, _ = a.prepare(rgb, lm, 8)
-    x4, _, _ = b.prepare(rgb, lm, 7)
+    x1, _, _ = a.onnx_input(rgb, lm, 7)
+    x2, _, _ = a.onnx_input(rgb, lm, 7)
+    x3, _, _ = a.onnx_input(rgb, lm, 8)
+    x4, _, _ = b.onnx_input(rgb, lm, 7)
     assert np.array_equal(x1, x2)  # same track, same synthetic person and noise
     assert not np.array_equal(x1[4:], x3[4:])  # another track: another person
     assert not np.array_equal(x1[4:], x4[4:])  # another seed: another person
-    plain = FaceGenerator(GenerateSettings(variant="dense", swap=False), engine=GreyEngine()).prepare(rgb, lm, 7)[0]
+    plain = FaceGenerator(GenerateSettings(variant="dense", swap=False), engine=GreyEngine()).onnx_input(rgb, lm, 7)[0]
     assert not np.array_equal(plain[4:9], x1[4:9])  # the swap changed the sketch
 
 

@@ -12,7 +12,7 @@ from streamanon.photometric import stages as S
 from streamanon.photometric import uv as U
 from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats, transfer, typical
 from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, noise_texture
-from streamanon.photometric.relight import FLAT, fit_lighting, shading
+from streamanon.photometric.relight import FLAT, bounded, fit_lighting, shading
 from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
 from streamanon.photometric.temporal import TemporalStore, ema, steady_points
 from streamanon.types import Faces
@@ -381,3 +381,33 @@ def test_the_skin_detail_texture_is_seeded_zero_mean_and_has_more_than_pixel_gra
     assert abs(float(a.mean())) < 1e-3 and float(a.std()) == pytest.approx(1.0, abs=1e-3)
     coarse = cv2.GaussianBlur(a, (0, 0), 3.0)
     assert coarse.std() > 0.15  # mottling and orange peel, not only white noise
+
+
+def test_bounded_light_keeps_its_direction_and_caps_its_contrast():
+    harsh = np.r_[2.0, 0.3, -0.4, -1.6, np.zeros(5)]
+    soft = bounded(harsh, 0.6)
+    assert np.isclose(soft[0], harsh[0])
+    assert np.allclose(soft[1:4] / np.linalg.norm(soft[1:4]), harsh[1:4] / np.linalg.norm(harsh[1:4]))
+    assert np.isclose(0.488603 * np.linalg.norm(soft[1:4]), 0.6 * 0.282095 * soft[0])
+    mild = np.r_[2.0, 0.1, 0.0, 0.2, np.zeros(5)]
+    assert np.array_equal(bounded(mild, 0.6), mild)  # a soft light passes as it is
+
+
+@needs_texture
+def test_a_track_is_measured_every_k_frames_and_again_after_a_scene_cut(frame_and_faces, monkeypatch):
+    rgb, faces = frame_and_faces
+    calls = []
+    real = S.measure
+
+    def counting(p, settings):
+        calls.append(p.track_id)
+        real(p, settings)
+
+    monkeypatch.setattr(S, "measure", counting)
+    gen = FaceGenerator(GenerateSettings())
+    assert gen.renderer.settings.measure_every == 3
+    for _ in range(4):
+        gen.apply(rgb.copy(), faces)
+    assert len(calls) == 2  # frames 1 and 4
+    gen.apply(255 - rgb, faces)  # a scene cut: measured at once
+    assert len(calls) == 3

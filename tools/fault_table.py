@@ -77,7 +77,7 @@ def _child(case: str, argv: list[str]) -> int:
                 return method(self, rgb, landmarks, track_id)
             return wrapper
 
-        for name in ("render_face", "prepare"):  # the mesh variant, the network variant
+        for name in ("prepare_face", "onnx_input"):  # the mesh variant, the network variant
             if hasattr(generate.FaceGenerator, name):
                 setattr(generate.FaceGenerator, name, failing(getattr(generate.FaceGenerator, name)))
     elif case == "mediapipe-raises":

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 MAX_SPREAD_RATIO = 1.6  # the spread of a channel is scaled by at most this (and at least its inverse)
+LAB8_SCALE = np.array([100 / 255, 1.0, 1.0], np.float32)  # OpenCV's 8-bit CIELAB: L * 255 / 100, a + 128, b + 128
+LAB8_OFFSET = np.array([0.0, 128.0, 128.0], np.float32)
 
 
 @dataclass
@@ -25,6 +27,15 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(flat, 0, 1), cv2.COLOR_RGB2Lab).reshape(np.shape(rgb))
 
 
+def to_lab_fast(rgb: np.ndarray) -> np.ndarray:
+    """``to_lab`` through OpenCV's 8-bit tables (RGB uint8, or float in [0, 1] rounded to 8 bits): within
+    about one unit of it and ten times faster; for statistics and thresholds, not for pixels that are kept."""
+    a = np.asarray(rgb)
+    u8 = a if a.dtype == np.uint8 else (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    lab = cv2.cvtColor(np.ascontiguousarray(u8).reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(u8.shape)
+    return lab.astype(np.float32) * LAB8_SCALE - LAB8_OFFSET
+
+
 def from_lab(lab: np.ndarray) -> np.ndarray:
     """Inverse of ``to_lab`` (clipped to [0, 1])."""
     flat = np.ascontiguousarray(lab, np.float32).reshape(-1, 1, 3)
@@ -35,7 +46,7 @@ def lab_stats(rgb: np.ndarray) -> LabStats:
     """Statistics of (K, 3) float RGB pixels."""
     if len(rgb) < 10:
         raise ValueError(f"too few pixels for colour statistics ({len(rgb)})")
-    lab = to_lab(rgb)
+    lab = to_lab_fast(rgb)
     return LabStats(lab.mean(0), lab.std(0))
 
 
@@ -49,7 +60,7 @@ def transfer(rgb: np.ndarray, source: LabStats, target: LabStats) -> np.ndarray:
 def typical(rgb: np.ndarray, k: float = 2.5) -> np.ndarray:
     """(K,) bool: pixels of (K, 3) float RGB whose CIELAB lies within ``k`` robust standard deviations
     (1.4826 MAD, per channel) of the median: skin without the hair, beard or glasses that cover some of it."""
-    lab = to_lab(rgb)
+    lab = to_lab_fast(rgb)
     med = np.median(lab, 0)
     dev = np.abs(lab - med)
     mad = 1.4826 * np.median(dev, 0) + np.array([1.0, 0.5, 0.5])

@@ -20,6 +20,7 @@ UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
 IRIS_PALETTE = np.array([[0.20, 0.12, 0.08], [0.33, 0.20, 0.11], [0.42, 0.32, 0.18], [0.36, 0.40, 0.30],
                          [0.38, 0.45, 0.52], [0.27, 0.40, 0.58]], np.float32)
 IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
+HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 
 
 @dataclass(frozen=True)
@@ -305,9 +306,11 @@ def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colou
         hair = np.zeros(sub.shape[:2], np.float32)
         height = 2 * float(np.median(np.linalg.norm(half, axis=1)))
         width = max(1, int(round(0.07 * height)))
-        for a, b, d in zip(np.round((centre - reach) * 16).astype(np.int32),
-                           np.round((centre + reach) * 16).astype(np.int32), strokes[:, 4]):
-            cv2.line(hair, tuple(map(int, a)), tuple(map(int, b)), float(d), width, cv2.LINE_AA, shift=4)
+        ends = np.stack([centre - reach, centre + reach], 1)
+        ends = np.round(ends * 16).astype(np.int32)  # (K, 2, 2), 4 fractional bits
+        level = np.minimum((strokes[:, 4] * HAIR_LEVELS).astype(int), HAIR_LEVELS - 1)
+        for q in np.unique(level):  # one call per darkness level, not one per hair
+            cv2.polylines(hair, list(ends[level == q]), False, (q + 0.5) / HAIR_LEVELS, width, cv2.LINE_AA, shift=4)
         ts = np.linspace(0, 1, 24)
         lo, hi = _along(bottom - origin, ts), _along(top - origin, ts)
         mid, half = (lo + hi) / 2, (hi - lo) / 2 * brow_profile(ts)[:, None]

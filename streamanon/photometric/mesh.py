@@ -113,8 +113,9 @@ def normal_map(points: np.ndarray, normals: np.ndarray, tris: np.ndarray, mask: 
     tris = tris[front]
     index = np.zeros(mask.shape[:2], np.int32)
     pts = points[:, :2]
-    for t, tri in enumerate(tris):  # later triangles overwrite: fine for a mostly frontal shell
-        cv2.fillConvexPoly(index, np.round(pts[tri]).astype(np.int32), t + 1)
+    corners = np.round(pts[tris]).astype(np.int32)
+    for t, c in enumerate(corners):  # later triangles overwrite: fine for a mostly frontal shell
+        cv2.fillConvexPoly(index, c, t + 1)
     flat = np.flatnonzero((index > 0) & mask)
     if limit and len(flat) > limit:
         flat = flat[np.linspace(0, len(flat) - 1, limit).astype(int)]

@@ -36,6 +36,19 @@ def fit_lighting(linear_rgb: np.ndarray, normals: np.ndarray, order: int = 2) ->
     return coeffs / mean
 
 
+def bounded(coeffs: np.ndarray, ratio: float) -> np.ndarray:
+    """First-order coefficients whose directional part is at most ``ratio`` of the ambient part (shading
+    1 + ratio facing the light, 1 - ratio facing away): the direction is kept, a harsh contrast is not. A
+    fit on the original's own normals reads part of its shape and albedo (the shadowed far cheek, hair at
+    the edge) as light, and on the new face's normals that contrast fell to near black on the far side."""
+    c = np.array(coeffs, np.float64)
+    ambient = 0.282095 * c[0]
+    direct = 0.488603 * float(np.linalg.norm(c[1:4]))
+    if ambient > 0 and direct > ratio * ambient:
+        c[1:4] *= ratio * ambient / direct
+    return c
+
+
 def shading(normals: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
     """(K,) shading of unit normals (K, 3) under (9,) coefficients, clipped to a plausible range."""
     if np.any(coeffs[4:]):

@@ -24,16 +24,18 @@ from ..masks import region_of
 from . import mesh as M
 from . import uv as U
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
-from .colour import LabStats, lab_stats, to_lab, transfer, typical
+from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
 from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
 from .grain import grain_amount, grey_laplacian_variance
 from .refine import add_correction, refine_input
-from .relight import FLAT, fit_lighting, shading
+from .relight import FLAT, bounded, fit_lighting, shading
+from .resample import shrink
 from .sh import linear_to_srgb_fast, srgb_to_linear
-from .temporal import TemporalStore
+from .temporal import TemporalStore, TrackState
 
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
+MAX_CONTRAST = 0.6  # the light's directional part, at most this share of its ambient part (relight.bounded)
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
@@ -53,7 +55,9 @@ class PhotometricSettings:
     (engines/refiner.onnx). ``light_side``: face size in pixels at which the
     original's lighting and colour are measured. ``render_side``: largest face size at which the albedo is
     shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
-    temporal weight of the newest frame."""
+    temporal weight of the newest frame. ``measure_every``: a track's original is measured on every k-th
+    frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
+    between (they change slowly: a face's light and skin colour)."""
 
     relight: bool = True
     colour: bool = True
@@ -61,12 +65,15 @@ class PhotometricSettings:
     temporal: bool = True
     refine: bool = True
     light_side: int = 128
-    render_side: int = 192
+    render_side: int = 160
     alpha: float = 0.3
+    measure_every: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
+        if self.measure_every < 1:
+            raise ValueError(f"measure_every must be 1 or more, got {self.measure_every}")
 
 
 @dataclass
@@ -128,27 +135,32 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     skin, at full size."""
     f = min(1.0, settings.light_side / max(p.size, 1.0))
     h, w = p.original.shape[:2]
-    small = p.original if f == 1.0 else cv2.resize(p.original, (max(1, round(w * f)), max(1, round(h * f))),
-                                                    interpolation=cv2.INTER_AREA)
+    small = p.original if f == 1.0 else shrink(p.original, (max(1, round(w * f)), max(1, round(h * f))))
     verts = _scaled(p.own, small.shape[1] / w)
     tris = M.mesh_triangles()
     pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
     colours = small.reshape(-1, 3)[pixels]
-    p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
+    p.sh = bounded(fit_lighting(srgb_to_linear(colours), normals, SH_ORDER), MAX_CONTRAST) if settings.relight \
+        else FLAT.copy()
     raster, _ = _raster(verts, small.shape[:2])  # colour: the skin triangles of the UV layout (no brows, lids)
-    colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]].astype(np.float32) / 255.0
+    colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]]
     p.lab = lab_stats(colours[typical(colours)])  # hair, beard, glasses left out
     p.detail = grey_laplacian_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
-def smooth(p: FacePatch, store: TemporalStore) -> None:
-    """Replace the patch's measurements by the track's smoothed ones."""
-    s = store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail)
-    p.sh, p.lab, p.detail = s.sh, LabStats(s.lab_mean, s.lab_std), s.grain
+def smooth(p: FacePatch, store: TemporalStore, frames: int = 1) -> None:
+    """Replace the patch's measurements by the track's smoothed ones (``frames``: frames since the track's
+    previous measurement)."""
+    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames))
+
+
+def reuse(p: FacePatch, state: TrackState) -> None:
+    """Give the patch its track's smoothed measurements (a frame on which the original is not measured)."""
+    p.sh, p.lab, p.detail = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain
 
 
 def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
-                     limit: int = 4000) -> np.ndarray:
+                     limit: int = 1500) -> np.ndarray:
     """(K,) factor that moves the light one reads off a render (a first-order fit over its skin, biased by the
     albedo's own shading) to ``sh``: shading(sh) / shading(read), clipped to [0.5, 2]."""
     idx = np.flatnonzero(skin)
@@ -195,7 +207,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
 def colour(p: FacePatch) -> None:
     """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike)."""
     skin = p.render[p.skin]
-    source = lab_stats(skin[:: max(1, len(skin) // 20000)])  # statistics of at most ~20,000 pixels
+    source = lab_stats(skin[:: max(1, len(skin) // 8000)])  # statistics of at most ~8,000 pixels
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
 
 
@@ -238,7 +250,12 @@ def extend(p: FacePatch) -> None:
     base, offset = _edge_fill(p, p.cover)
     inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     a = cv2.GaussianBlur(inner, (0, 0), 0.5 + 0.01 * p.size)[..., None] * p.covered[..., None]
-    p.render = ((p.render + offset) * a + base * (1 - a)).astype(np.float32)
+    render = p.render.astype(np.float32, copy=False)  # (render + offset) * a + base * (1 - a), in place
+    render += offset
+    render -= base
+    render *= a
+    render += base
+    p.render = render
 
 
 def features(p: FacePatch) -> None:
@@ -336,7 +353,7 @@ def skin_like(lab: np.ndarray, stats: LabStats) -> np.ndarray:
     return chroma & (d[..., 0] >= -2.0 * stats.std[0] - 5.0) & (d[..., 0] <= 2.5 * stats.std[0] + 12.0)
 
 
-def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 128.0) -> tuple[np.ndarray, np.ndarray]:
+def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 96.0) -> tuple[np.ndarray, np.ndarray]:
     """(what the cover shows beyond the render, the shift that makes the render meet the frame), both (H, W, 3)
     float, computed with the face at ``side`` px (they are smooth) and upscaled. Beyond the render: its
     colours extended and shifted where the frame around is skin; a blur of the frame (3% of the face) where
@@ -344,13 +361,13 @@ def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 128.0) -> tuple[np
     h, w = p.original.shape[:2]
     f = min(1.0, side / max(p.size, 1.0))
     size = (max(1, round(w * f)), max(1, round(h * f)))
-    render = cv2.resize(p.render, size, interpolation=cv2.INTER_AREA)
-    covered = cv2.resize(p.covered.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    render = shrink(p.render, size)
+    covered = shrink(p.covered.astype(np.float32), size) > 0.99
     inside = cv2.resize(cover.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    small = cv2.resize(p.original, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    small = shrink(p.original, size).astype(np.float32) / 255.0
     frame = cv2.GaussianBlur(small, (0, 0), 0.01 * side)
     extended = push_pull(render, covered.astype(np.float32))
-    skin = np.ones(size[::-1], bool) if p.lab is None else skin_like(to_lab(frame), p.lab)
+    skin = np.ones(size[::-1], bool) if p.lab is None else skin_like(to_lab_fast(frame), p.lab)
     offset = boundary_offset(extended, frame, inside, max(2, round(0.03 * side)), EDGE_REACH * side, skin, covered)
     offset = np.clip(offset, -MAX_SHIFT, MAX_SHIFT)
     other = cv2.GaussianBlur((~skin).astype(np.float32), (0, 0), 0.01 * side)[..., None]
@@ -370,42 +387,74 @@ class FaceRenderer:
         self.refiner = refiner
         self.model = model  # (478, 3) model face for lifting landmarks to 3-D
         self.tone = np.asarray(tone, np.float32)
-        self.store = TemporalStore(alpha=settings.alpha if settings.temporal else 1.0)
+        alpha = settings.alpha if settings.temporal else 1.0
+        self.store = TemporalStore(alpha=alpha)  # measurements: used by ``prepare``
+        self.corrections = TemporalStore(alpha=alpha)  # the refinement's low frequencies: used by ``finish``
         self.seconds = dict.fromkeys(STAGES, 0.0)
         self.faces = 0
+        self.frame = 0
+        self.measured: dict[int, int] = {}  # track id -> the frame of its last measurement
 
-    def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> None:
-        """Per frame, before its faces: scene-cut check, forget ended tracks."""
-        self.store.new_frame(rgb)
+    def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> bool:
+        """Per frame, before its faces are prepared: scene-cut check (returned), forget ended tracks."""
+        self.frame += 1
+        cut = self.store.new_frame(rgb)
         self.store.forget(live_ids)
+        self.measured = {t: f for t, f in self.measured.items() if t in live_ids}
+        return cut
+
+    def finish_frame(self, cut: bool, live_ids: set[int]) -> None:
+        """Per frame, before its prepared faces are finished (``new_frame``'s cut and ids)."""
+        if cut:
+            self.corrections.states.clear()
+        self.corrections.forget(live_ids)
 
     def _timed(self, stage: str, fn, *args) -> None:
         t0 = time.perf_counter()
         fn(*args)
         self.seconds[stage] += time.perf_counter() - t0
 
-    def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-              noise: np.ndarray, look: Look | None = None) -> FacePatch:
-        """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
+    def prepare(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
+                noise: np.ndarray, look: Look | None = None) -> FacePatch:
+        """The stages up to ``upscale`` on one face of ``rgb`` (read only); exceptions propagate."""
         t0 = time.perf_counter()
         p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, look)
         self.seconds["geometry"] += time.perf_counter() - t0
         s = self.settings
-        self._timed("measure", measure, p, s)
-        self._timed("temporal", smooth, p, self.store)
+        state, last = self.store.current(track_id), self.measured.get(track_id)
+        if state is not None and last is not None and self.frame - last < s.measure_every:
+            self._timed("temporal", reuse, p, state)
+        else:
+            self._timed("measure", measure, p, s)
+            since = self.frame - last if state is not None and last is not None else 1
+            self._timed("temporal", smooth, p, self.store, since)
+            self.measured[track_id] = self.frame
         self._timed("render", render, p, self.tone, s.render_side)
         if s.colour:
             self._timed("colour", colour, p)
         self._timed("upscale", upscale, p)
+        return p
+
+    def finish(self, rgb: np.ndarray, p: FacePatch) -> None:
+        """The remaining stages of a prepared face, written into ``rgb`` (in place). The frame's pixels are
+        read again here: a face finished before this one may have been written over part of its region."""
+        x0, y0, x1, y1 = p.roi
+        p.original = rgb[y0:y1, x0:x1].copy()
+        s = self.settings
         self._timed("features", features, p)
         if s.grain:
             self._timed("grain", grain, p)
         self._timed("compose", compose, p)
         if s.refine:
-            self._timed("refine", refine, p, self.refiner, self.store if s.temporal else None)
-        x0, y0, x1, y1 = p.roi
+            self._timed("refine", refine, p, self.refiner, self.corrections if s.temporal else None)
         rgb[y0:y1, x0:x1] = p.output
         self.faces += 1
+
+    def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
+              noise: np.ndarray, look: Look | None = None) -> FacePatch:
+        """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
+        p = self.prepare(rgb, own, target, track_id, albedo, noise, look)
+        self.finish(rgb, p)
         return p
 
     def stage_ms(self) -> dict[str, float]:

@@ -76,13 +76,20 @@ class TemporalStore:
         for tid in [t for t in self.states if t not in live_ids]:
             del self.states[tid]
 
-    def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float
-               ) -> TrackState:
-        """The track's state after this frame's measurements."""
+    def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float,
+               frames: int = 1) -> TrackState:
+        """The track's state after this frame's measurements, the first for ``frames`` frames (the weight is
+        that of ``frames`` measurements in a row: the smoothing's time constant stays the same)."""
+        a = 1.0 - (1.0 - self.alpha) ** max(frames, 1)
         s = self.states.setdefault(track_id, TrackState())
-        s.sh, s.lab_mean = ema(s.sh, sh, self.alpha), ema(s.lab_mean, lab_mean, self.alpha)
-        s.lab_std, s.grain = ema(s.lab_std, lab_std, self.alpha), ema(s.grain, grain, self.alpha)
+        s.sh, s.lab_mean = ema(s.sh, sh, a), ema(s.lab_mean, lab_mean, a)
+        s.lab_std, s.grain = ema(s.lab_std, lab_std, a), ema(s.grain, grain, a)
         return s
+
+    def current(self, track_id: int) -> TrackState | None:
+        """The track's state when it has measurements, else None (new track, or after a scene cut)."""
+        s = self.states.get(track_id)
+        return s if s is not None and s.sh is not None else None
 
     def smooth_correction(self, track_id: int, low: np.ndarray) -> np.ndarray:
         """The track's smoothed low-frequency refinement correction after this frame's ``low``."""

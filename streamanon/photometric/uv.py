@@ -138,12 +138,16 @@ def rasterise(points: np.ndarray, tris: np.ndarray, shape: tuple[int, int], dept
     flat = np.flatnonzero(index)
     tri = index.ravel()[flat] - 1
     ys, xs = np.divmod(flat, shape[1])
-    inv_den = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)[tri]
-    a, u, v = corners[tri, 0], e1[tri], e2[tri]
-    dx, dy = xs - a[:, 0], ys - a[:, 1]
-    wb = (dx * v[:, 1] - v[:, 0] * dy) * inv_den
-    wc = (u[:, 0] * dy - dx * u[:, 1]) * inv_den
-    bary = np.clip(np.stack([1 - wb - wc, wb, wc], 1), 0.0, 1.0)
+    # per triangle, the corner a and the barycentric weights of b and c per unit of (x, y) from a: one gather
+    inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)
+    coef = np.stack([corners[:, 0, 0], corners[:, 0, 1], e2[:, 1] * inv, -e2[:, 0] * inv, -e1[:, 1] * inv,
+                     e1[:, 0] * inv], 1)[tri]
+    dx, dy = xs - coef[:, 0], ys - coef[:, 1]
+    bary = np.empty((len(flat), 3))
+    bary[:, 1] = coef[:, 2] * dx + coef[:, 3] * dy
+    bary[:, 2] = coef[:, 4] * dx + coef[:, 5] * dy
+    bary[:, 0] = 1.0 - bary[:, 1] - bary[:, 2]
+    np.clip(bary, 0.0, 1.0, out=bary)
     bary /= np.maximum(bary.sum(1, keepdims=True), 1e-9)
     return Raster(shape, flat, tri, bary.astype(np.float32))
 
