@@ -12,7 +12,7 @@ from streamanon.photometric import stages as S
 from streamanon.photometric import uv as U
 from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats, transfer, typical
 from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, noise_texture
-from streamanon.photometric.relight import FLAT, bounded, fit_lighting, shading
+from streamanon.photometric.relight import FLAT, fit_lighting, shading, soft_floor
 from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
 from streamanon.photometric.temporal import TemporalStore, ema, steady_points
 from streamanon.types import Faces
@@ -383,14 +383,12 @@ def test_the_skin_detail_texture_is_seeded_zero_mean_and_has_more_than_pixel_gra
     assert coarse.std() > 0.15  # mottling and orange peel, not only white noise
 
 
-def test_bounded_light_keeps_its_direction_and_caps_its_contrast():
-    harsh = np.r_[2.0, 0.3, -0.4, -1.6, np.zeros(5)]
-    soft = bounded(harsh, 0.6)
-    assert np.isclose(soft[0], harsh[0])
-    assert np.allclose(soft[1:4] / np.linalg.norm(soft[1:4]), harsh[1:4] / np.linalg.norm(harsh[1:4]))
-    assert np.isclose(0.488603 * np.linalg.norm(soft[1:4]), 0.6 * 0.282095 * soft[0])
-    mild = np.r_[2.0, 0.1, 0.0, 0.2, np.zeros(5)]
-    assert np.array_equal(bounded(mild, 0.6), mild)  # a soft light passes as it is
+def test_the_soft_floor_lifts_only_the_darkest_shading():
+    s = np.array([0.0, 0.1, 0.35, 1.0, 2.0], np.float32)
+    out = soft_floor(s, 0.35)
+    assert out.dtype == s.dtype and np.isclose(out[0], 0.35)
+    assert (np.diff(out) > 0).all() and (out >= s).all()  # smooth, monotone, never darker
+    assert np.allclose(out[3:], s[3:], rtol=0.06)  # a lit face is left as it is
 
 
 @needs_texture

@@ -36,17 +36,10 @@ def fit_lighting(linear_rgb: np.ndarray, normals: np.ndarray, order: int = 2) ->
     return coeffs / mean
 
 
-def bounded(coeffs: np.ndarray, ratio: float) -> np.ndarray:
-    """First-order coefficients whose directional part is at most ``ratio`` of the ambient part (shading
-    1 + ratio facing the light, 1 - ratio facing away): the direction is kept, a harsh contrast is not. A
-    fit on the original's own normals reads part of its shape and albedo (the shadowed far cheek, hair at
-    the edge) as light, and on the new face's normals that contrast fell to near black on the far side."""
-    c = np.array(coeffs, np.float64)
-    ambient = 0.282095 * c[0]
-    direct = 0.488603 * float(np.linalg.norm(c[1:4]))
-    if ambient > 0 and direct > ratio * ambient:
-        c[1:4] *= ratio * ambient / direct
-    return c
+def soft_floor(shading: np.ndarray, floor: float) -> np.ndarray:
+    """``sqrt(s^2 + floor^2)``: shading that never falls below ``floor`` and bends into it smoothly (a hard
+    clip draws the floor's edge on the face); above about 3x the floor it is unchanged within 6%."""
+    return np.sqrt(np.square(shading) + floor * floor).astype(np.asarray(shading).dtype)
 
 
 def shading(normals: np.ndarray, coeffs: np.ndarray) -> np.ndarray:

@@ -28,14 +28,17 @@ from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
 from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
 from .grain import grain_amount, grey_laplacian_variance
 from .refine import add_correction, refine_input
-from .relight import FLAT, bounded, fit_lighting, shading
+from .relight import FLAT, fit_lighting, shading, soft_floor
 from .resample import shrink
 from .sh import linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore, TrackState
 
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
-MAX_CONTRAST = 0.6  # the light's directional part, at most this share of its ambient part (relight.bounded)
+# the darkest shading of the render, reached softly (relight.soft_floor): a fit on the original's own normals
+# reads part of its shape and albedo (a shadowed far cheek, hair at the edge) as light, and the far side of a
+# turned new face fell to near black under it
+SHADE_FLOOR = 0.35
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
@@ -140,8 +143,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     tris = M.mesh_triangles()
     pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
     colours = small.reshape(-1, 3)[pixels]
-    p.sh = bounded(fit_lighting(srgb_to_linear(colours), normals, SH_ORDER), MAX_CONTRAST) if settings.relight \
-        else FLAT.copy()
+    p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
     raster, _ = _raster(verts, small.shape[:2])  # colour: the skin triangles of the UV layout (no brows, lids)
     colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]]
     p.lab = lab_stats(colours[typical(colours)])  # hair, beard, glasses left out
@@ -187,9 +189,10 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     albedo = U.sample(p.albedo, both[:, :2])
     pixel_normals = both[:, 2:] / np.maximum(np.linalg.norm(both[:, 2:], axis=1, keepdims=True), 1e-9)
     shade = shading(pixel_normals, p.sh)
-    face = albedo.reshape(-1, 3) * tone * shade[:, None]
+    face = albedo.reshape(-1, 3) * tone
     if not np.array_equal(p.sh, FLAT):
-        face *= light_correction(face, pixel_normals, layout.skin[raster.tri], p.sh)[:, None]
+        shade *= light_correction(face * shade[:, None], pixel_normals, layout.skin[raster.tri], p.sh)
+    face *= soft_floor(shade, SHADE_FLOOR)[:, None]
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
     uvmap = np.full((hs * ws, 2), -1.0, np.float32)
