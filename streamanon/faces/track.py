@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from filterpy.common import Q_discrete_white_noise
-from filterpy.kalman import KalmanFilter
+
+MOTION = np.array([[1.0, 1.0], [0.0, 1.0]])  # constant velocity, one frame a step
+WHITE_NOISE = np.array([[0.25, 0.5], [0.5, 1.0]])  # discrete white-noise acceleration, per unit variance
 
 
 class PointFilter(Protocol):
@@ -21,8 +22,9 @@ class KalmanPoints:
     """Constant-velocity Kalman filter over all points at once.
 
     Every coordinate shares the same motion and noise model, so the covariance and the gain are the same
-    for all of them: one 2-state filterpy filter carries P and K, and the states of all coordinates live in
-    one (2, M) array. One step costs one filterpy step plus two small matrix products.
+    for all of them: one 2x2 covariance (``cov``) gives the gain, and the states of all coordinates
+    live in one (2, M) array. One step costs a 2x2 update plus two small matrix products. (filterpy did the
+    2x2 part before; importing it pulled in scipy.stats and matplotlib: 1.2 s of every start-up.)
     ``process_noise`` is relative to the measurement noise (only the ratio sets the gain).
     ``snap`` bounds the lag: coordinates further than ``snap`` x the face size from the measurement
     are reset to it, so a fast head movement is never covered late.
@@ -30,12 +32,8 @@ class KalmanPoints:
 
     def __init__(self, points: np.ndarray, process_noise: float = 0.1, snap: float = 0.04):
         self.shape = points.shape
-        self._kf = KalmanFilter(dim_x=2, dim_z=1)
-        self._kf.F = np.array([[1.0, 1.0], [0.0, 1.0]])
-        self._kf.H = np.array([[1.0, 0.0]])
-        self._kf.R = np.array([[1.0]])
-        self._kf.Q = Q_discrete_white_noise(dim=2, dt=1.0, var=process_noise)
-        self._kf.P = np.diag([1.0, 10.0])
+        self.q = process_noise * WHITE_NOISE
+        self.cov = np.diag([1.0, 10.0])
         self.state = np.zeros((2, points.size))
         self.state[0] = points.reshape(-1)
         self.snap = snap
@@ -46,14 +44,14 @@ class KalmanPoints:
 
     def predict(self, damping: float = 1.0) -> np.ndarray:
         self.state[1] *= damping
-        self.state = self._kf.F @ self.state
-        self._kf.predict()
+        self.state = MOTION @ self.state
+        self.cov = MOTION @ self.cov @ MOTION.T + self.q
         return self.points
 
     def update(self, points: np.ndarray) -> np.ndarray:
         z = points.reshape(-1)
-        self._kf.update(np.zeros(1))
-        gain = self._kf.K[:, 0]
+        gain = self.cov[:, 0] / (self.cov[0, 0] + 1.0)  # position measured, noise variance 1
+        self.cov = self.cov - np.outer(gain, self.cov[0])
         innovation = z - self.state[0]
         self.state += gain[:, None] * innovation[None, :]
         size = float(np.ptp(points.reshape(-1, 2), axis=0).max())
