@@ -409,3 +409,17 @@ def test_a_track_is_measured_every_k_frames_and_again_after_a_scene_cut(frame_an
     assert len(calls) == 2  # frames 1 and 4
     gen.apply(255 - rgb, faces)  # a scene cut: measured at once
     assert len(calls) == 3
+
+
+def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
+    from streamanon.photometric.features import lip_polygons
+
+    pts = face_points(model3d)
+    image = np.full((420, 420, 3), (200, 150, 130), np.uint8)
+    upper, lower = lip_polygons()
+    for idx in (upper, lower):
+        cv2.fillPoly(image, [np.round(pts[idx]).astype(np.int32)], (190, 60, 70))  # red lipstick
+    skin = np.full((500, 3), (200, 150, 130), np.uint8)
+    tint = S.lip_colour(image, pts, skin)
+    assert np.allclose(tint, np.clip(np.array([190, 60, 70]) / np.array([200, 150, 130]), *S.LIP_RANGE), atol=0.02)
+    assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read

@@ -1,13 +1,14 @@
 """The photometric stages of a generated face, one function each, and the ``FacePatch`` that flows through them:
 
-    measure (the original's SH lighting, skin colour, detail level) -> temporal (per-track smoothing)
+    measure (the original's SH lighting, skin and lip colour, detail level) -> temporal (per-track smoothing)
     -> render (the track's albedo on the NEW geometry's normals under that lighting, at the face's own
     resolution) -> colour (CIELAB mean and spread of the skin) -> grain
     -> compose (cover region, feathered Laplacian-pyramid blend into the frame)
     -> refine (the refinement generator's correction, computed on a 96 px aligned crop, its low frequencies
     smoothed per track, upsampled and added inside the cover)
 
-The original's pixels only give numbers (9 SH coefficients, 6 colour statistics, one detail level); nothing of
+The original's pixels only give numbers (9 SH coefficients, 6 colour statistics, 3 lip-colour factors, one
+detail level); nothing of
 its image is copied into the face, and the band between its outline and the new one is blurred.
 """
 
@@ -25,7 +26,7 @@ from . import mesh as M
 from . import uv as U
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
-from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, random_look, shade_sockets
+from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, lip_polygons, random_look, shade_sockets
 from .grain import grain_amount, grey_laplacian_variance
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
@@ -50,6 +51,7 @@ CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's pa
 # share of the refinement's correction that is applied: at 1.0 the re-detected eyes and lips moved (expression
 # NME 0.0354 on the 68 CelebA-HQ faces, over the 0.035 bound); at 0.7 it is 0.0346 (docs/results.md)
 REFINE_STRENGTH = 0.7
+LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class FacePatch:
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
     detail: float = 0.0
+    lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -146,19 +149,37 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
     raster, _ = _raster(verts, small.shape[:2])  # colour: the skin triangles of the UV layout (no brows, lids)
     colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]]
-    p.lab = lab_stats(colours[typical(colours)])  # hair, beard, glasses left out
+    skin = colours[typical(colours)]  # hair, beard, glasses left out
+    p.lab = lab_stats(skin)
+    p.lips = lip_colour(small, verts, skin)
     p.detail = grey_laplacian_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
+
+
+def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
+    """(3,) the lips' colour of an (H, W, 3) uint8 face with (478, 2+) ``points``, as a factor on the mean of
+    its (K, 3) ``skin`` pixels (sRGB; the median lip pixel, clipped to LIP_RANGE), or None when the lips are
+    too small to read. Three numbers, like the skin colour: no shape or texture of the lips is kept."""
+    upper, lower = lip_polygons()
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for idx in (upper, lower):
+        cv2.fillPoly(mask, [np.round(points[idx, :2]).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))  # the lip line and the skin around it left out
+    pixels = image[mask.astype(bool)]
+    if len(pixels) < 12 or len(skin) < 12:
+        return None
+    ratio = np.median(pixels.astype(np.float32), 0) / np.maximum(skin.astype(np.float32).mean(0), 1.0)
+    return np.clip(ratio, *LIP_RANGE).astype(np.float32)
 
 
 def smooth(p: FacePatch, store: TemporalStore, frames: int = 1) -> None:
     """Replace the patch's measurements by the track's smoothed ones (``frames``: frames since the track's
     previous measurement)."""
-    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames))
+    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements (a frame on which the original is not measured)."""
-    p.sh, p.lab, p.detail = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain
+    p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
 
 
 def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
@@ -263,8 +284,9 @@ def extend(p: FacePatch) -> None:
 
 def features(p: FacePatch) -> None:
     """Brows (the track's hairs between the new brow landmarks, darker than the skin around them), lips (the
-    track's tint), eyes (sclera, the track's iris colour at the new iris landmarks, pupil, lashes) and the
-    mouth opening (dark, teeth when open), at the brightness of the original's skin."""
+    original's lip colour relative to its skin; the track's tint when it could not be read), eyes (sclera, the
+    track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening (dark, teeth when open),
+    at the brightness of the original's skin."""
     light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
     skin = np.array(cv2.mean(p.render, p.skin.astype(np.uint8))[:3], np.float32) if p.skin.any() else \
         np.full(3, 0.5, np.float32)
@@ -274,7 +296,7 @@ def features(p: FacePatch) -> None:
     box = (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0])))  # what the features draw on
     before = p.render[box].copy()
     draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
-    draw_lips(p.render, p.target, p.look.lips, p.size)
+    draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_eyes(p.render, p.target, p.look.iris, light)
     draw_mouth(p.render, p.target, p.size, light)
