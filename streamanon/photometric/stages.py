@@ -272,8 +272,12 @@ def extend(p: FacePatch) -> None:
     pixels just outside the cover; hair and background there are not followed), fading inward."""
     p.cover = cover_mask(p)
     base, offset = _edge_fill(p, p.cover)
-    inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-    a = cv2.GaussianBlur(inner, (0, 0), 0.5 + 0.01 * p.size)[..., None] * p.covered[..., None]
+    # the render fades out before the edge of its (upscaled, staircase) mask: eroded by two blur widths, then
+    # blurred, instead of cut by the mask (that drew its steps, several px high at 1024 px faces)
+    sigma = 0.5 + 0.01 * p.size
+    k = 2 * int(np.ceil(2 * sigma)) + 1
+    inner = cv2.erode(p.covered.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    a = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), sigma)[..., None]
     render = p.render.astype(np.float32, copy=False)  # (render + offset) * a + base * (1 - a), in place
     render += offset
     render -= base
