@@ -27,13 +27,16 @@ from pathlib import Path
 
 import av
 
+from streamanon.media.sink import EncodeSettings, to_video_frame
+from streamanon.media.source import DECODE_THREADS
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE = ROOT / "samples" / "astronaut.mp4"
 SHARED_VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 # 1280x720 clips of ../shared with one main face (data README), tried before the other 720p ones
 ONE_FACE_720P = ("lp_s18.mp4", "lp_s32.mp4", "ghost_obama_short.mp4", "ghost_nggyup.mp4")
 # the encoder settings streamanon uses by default (streamanon/media/sink.py EncodeSettings, cli.py)
-PRESET, CRF = "veryfast", 20
+PRESET, CRF = EncodeSettings.preset, EncodeSettings.crf
 # deface with the same encoder settings (imageio-ffmpeg: quality None adds no -crf of its own)
 DEFACE_MATCHED = {"codec": "libx264", "quality": None, "output_params": ["-preset", PRESET, "-crf", str(CRF)]}
 # the issues' targets: (x deface, x pure transcode); None: no target
@@ -94,10 +97,11 @@ def find_clip() -> Path:
 
 
 def pure_transcode(src: Path, dst: Path) -> None:
-    """Decode -> rgb24 ndarray -> VideoFrame -> libx264 (streamanon's settings) -> mp4, no analysis, no audio."""
+    """Decode -> rgb24 ndarray -> VideoFrame -> libx264 -> mp4 as streamanon does (its decoder threads, colour
+    conversion and encoder settings), no analysis, no audio."""
     with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
         vin = inp.streams.video[0]
-        vin.thread_type = "AUTO"  # as streamanon's VideoSource
+        vin.thread_type = DECODE_THREADS
         tb = vin.time_base or Fraction(1, 1000)
         vout = out.add_stream("libx264", rate=vin.average_rate or vin.guessed_rate or Fraction(25))
         vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
@@ -108,7 +112,7 @@ def pure_transcode(src: Path, dst: Path) -> None:
         last = -1
         for frame in inp.decode(vin):
             rgb = frame.to_ndarray(format="rgb24")
-            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            vf = to_video_frame(rgb, vout.pix_fmt)
             pts = frame.pts if frame.pts is not None and frame.pts > last else last + 1
             vf.pts, vf.time_base, last = pts, tb, pts
             for packet in vout.encode(vf):

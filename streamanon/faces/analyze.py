@@ -85,9 +85,15 @@ HALF_MIN = 48
 
 def detection_region(box: np.ndarray) -> np.ndarray:
     """Whole-face region from a CenterFace box (brows to chin): a little wider, up to the hairline."""
-    c, _ = _box_center_size(box)
-    w, h = box[2] - box[0], box[3] - box[1]
-    return np.array([c[0] - 0.65 * w, c[1] - 0.7 * h, c[0] + 0.65 * w, c[1] + 0.65 * h], np.float32)
+    return detection_regions(np.asarray(box, np.float32).reshape(1, 4))[0]
+
+
+def detection_regions(boxes: np.ndarray) -> np.ndarray:
+    """``detection_region`` of each of ``boxes`` (N, 4)."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    return np.stack([cx - 0.65 * w, cy - 0.7 * h, cx + 0.65 * w, cy + 0.65 * h], 1).astype(np.float32)
 
 
 def association(tracks: np.ndarray, regions: np.ndarray, reach: float | np.ndarray = 2.5) -> np.ndarray:
@@ -107,9 +113,10 @@ def association(tracks: np.ndarray, regions: np.ndarray, reach: float | np.ndarr
 
 def coast_box(box: np.ndarray, frames_lost: int) -> np.ndarray:
     """``box`` widened with the frames since its face was last seen, at most MAX_COAST_GROWTH x."""
-    c, _ = _box_center_size(box)
-    half = (box[2:] - box[:2]) / 2 * min(1.0 + 0.05 * frames_lost, MAX_COAST_GROWTH)
-    return np.concatenate([c - half, c + half]).astype(np.float32)
+    x0, y0, x1, y1 = (float(v) for v in box[:4])  # plain floats: called per coasting face and frame
+    g = min(1.0 + 0.05 * frames_lost, MAX_COAST_GROWTH)
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * g, (y1 - y0) / 2 * g
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
 
 
 class FaceAnalyzer:
@@ -208,7 +215,7 @@ class FaceAnalyzer:
                 self._since_detect = 0
         else:
             det_boxes, det_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-        regions = np.array([detection_region(b) for b in det_boxes], np.float32).reshape(-1, 4)
+        regions = detection_regions(det_boxes)
         track_boxes = np.array([t.box() for t in self.tracks], np.float32).reshape(-1, 4)
         matches = greedy_match(association(track_boxes, regions), min_score=0.2) if self.detected else []
         det_of = dict(matches)

@@ -29,6 +29,14 @@ class Held:
     item: object
     faces: Faces | None = None
     extra: list[tuple[np.ndarray, int]] = field(default_factory=list)
+    _rows: dict[int, int] | None = field(default=None, repr=False)
+
+    def row(self, tid: int) -> int | None:
+        """The first row of track ``tid`` in ``faces`` (a map made once: called per track and held frame)."""
+        if self._rows is None:
+            ids = self.faces.track_ids.tolist()
+            self._rows = {t: r for r, t in reversed(list(enumerate(ids)))}
+        return self._rows.get(tid)
 
     def materialize(self) -> None:
         if self.extra:
@@ -181,8 +189,7 @@ class Lookahead:
         for h in self._frames_between(n0, n1):
             a = (h.n - n0) / (n1 - n0)
             box = ((1 - a) * b0 + a * b1).astype(np.float32)
-            rows = np.flatnonzero(h.faces.track_ids == tid)
-            r = rows[0] if len(rows) else None
+            r = h.row(tid)
             if r is not None and not h.faces.coasting[r] and np.isnan(h.faces.landmarks[r, 0, 0]) \
                     and box_iou(h.faces.boxes[r], box) > 0.5:
                 h.faces.boxes[r] = box
