@@ -21,6 +21,7 @@ import numpy as np
 from .faces.analyze import FaceAnalyzer
 from .faces.lookahead import Lookahead
 from .media.clock import LiveClock, Playback
+from .memory import HeapTrimmer
 from .methods import pixelate
 from .stats import StageTimer, Stats
 from .types import Faces, Frame
@@ -306,10 +307,12 @@ class Pipeline:
         if self.halves:
             threads.append(threading.Thread(target=self._stage(self._finish), name="finish", daemon=True))
         t0 = time.perf_counter()
+        heap = HeapTrimmer()
         for t in threads:
             t.start()
         try:
             while True:
+                heap.tick()
                 try:
                     item = self._get(self.q_done)
                 except _Abort:
