@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .faces.align import align_matrix, transform, warp_crop
+from .faces.landmarks import FACE_OVAL
 from .faces.shape import ShapeModel
 from .faces.sketch import crop_mask, render_sketch, render_sparse
 from .masks import region_of
@@ -38,8 +39,10 @@ from .types import Faces
 log = logging.getLogger(__name__)
 
 CROP = 128
-# moves of the new geometry's points under this share of the face are partly held back (steady_points)
-TARGET_JITTER = 0.015
+# moves of the new geometry's points under this share of the face are partly held back (steady_points); at
+# 0.015 the adult identities' dlib descriptors spread 0.143-0.150 along hdtf_WDA_BobMenendez_000 (3 seeds; the
+# person's own 0.141), at 0.025 0.139-0.141
+TARGET_JITTER = 0.025
 EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
                           267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
                           33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
@@ -48,9 +51,26 @@ EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87,
                           468, 469, 470, 471, 472, 473, 474, 475, 476, 477]
 
 
-# the mesh variant: at 0.5 the re-detected eyes and lips of the 68 CelebA-HQ faces were 0.0356 IOD off (over
-# the 0.035 bound) once the far side of turned faces was lit (stages.SHADE_FLOOR); at 0.4, 0.0323, rank-1 2.9%
-MESH_EXPRESSION_WEIGHT = 0.4
+# the mesh variant: share of the identity change the lips, eyes and brows take. At 0.4 with identities drawn
+# from the whole population (children too) NME was 0.0323 on the 68 CelebA-HQ faces; with the adult prior and
+# the outline held (OUTLINE_WEIGHT) NME fell to 0.0191 and rank-1 rose to 5.9%; at 0.6: NME 0.0230, rank-1 2.9%
+MESH_EXPRESSION_WEIGHT = 0.6
+
+
+# the new geometry's outline stays this close to the face's own (share of the identity swap's change at the
+# face oval), rising smoothly to the full change OUTLINE_REACH x the face size inside it
+OUTLINE_WEIGHT = 0.25
+OUTLINE_REACH = 0.2
+
+
+def outline_weights(mean: np.ndarray) -> np.ndarray:
+    """(N,) share of the identity swap's change per point of the (N, 2) mean face: OUTLINE_WEIGHT on the face
+    oval, 1 from OUTLINE_REACH x the face size inwards (smoothstep between)."""
+    oval = mean[FACE_OVAL].astype(np.float32).reshape(-1, 1, 2)
+    size = float(np.ptp(mean, axis=0).max())
+    d = np.array([cv2.pointPolygonTest(oval, (float(x), float(y)), True) for x, y in mean])
+    t = np.clip(d / (OUTLINE_REACH * size), 0.0, 1.0)
+    return (OUTLINE_WEIGHT + (1.0 - OUTLINE_WEIGHT) * t * t * (3 - 2 * t)).astype(np.float32)
 
 
 @dataclass
@@ -128,6 +148,8 @@ class FaceGenerator:
         self.shape_model = ShapeModel.load(ENGINES_DIR / "shape_model.npz")
         self.weights = np.ones(478, np.float32)
         self.weights[EXPRESSION_POINTS] = s.expression_weight
+        if s.variant == "mesh":
+            self.weights = np.minimum(self.weights, outline_weights(self.shape_model.mean.reshape(-1, 2)))
         self._identity: dict[int, TrackIdentity] = {}
         self.engine, self.texture, self.renderer = engine, None, None
         if s.variant == "mesh":

@@ -34,6 +34,11 @@ class ShapeModel:
     id_std: np.ndarray
     typical_distance: float  # median whitened identity distance between two different people
     depth: np.ndarray | None = None  # (N,) mean face depth (MediaPipe z / crop side), for remove_rigid
+    # (G, k) mean and spread of the identity coordinates of G groups of real faces (tools/fit_identity_prior.py:
+    # adults, children). New identities are drawn from the group the original face is likeliest in: the whole
+    # training population is a third children, and drawn from all of it an adult got a child's proportions
+    prior_mean: np.ndarray | None = None
+    prior_std: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -91,17 +96,35 @@ class ShapeModel:
         own3d = np.concatenate([own, self.depth[:, None] * size], 1)
         return own + remove_rigid(swapped - own, own3d, keep_expression=True)
 
+    def group_of(self, coords: np.ndarray) -> int:
+        """The prior group (``prior_mean`` row) whose Gaussian gives ``coords`` the highest likelihood."""
+        if self.prior_mean is None or len(self.prior_mean) == 1:
+            return 0
+        z = (np.asarray(coords)[None] - self.prior_mean) / self.prior_std
+        return int(np.argmax(-0.5 * (z * z).sum(1) - np.log(self.prior_std).sum(1)))
+
+    def group_typical(self, group: int) -> float:
+        """Typical (root mean square) identity distance between two people of a prior group."""
+        return float(np.sqrt(2.0 * np.square(self.prior_std[group]).sum()))
+
     def sample_identity(self, rng: np.random.Generator, avoid: np.ndarray | None = None,
                         min_distance: float = 1.3, tries: int = 64) -> np.ndarray:
-        """(k,) identity coordinates drawn from the population; at least ``min_distance`` x the typical
-        distance between two people away from ``avoid`` (the original person) when given."""
+        """(k,) identity coordinates drawn from the population (with a prior: from the group ``avoid`` is
+        likeliest in, else the first); at least ``min_distance`` x the typical distance between two people (of
+        that group) away from ``avoid`` (the original person) when given, else the farthest of ``tries``."""
+        if self.prior_mean is not None:
+            g = self.group_of(avoid) if avoid is not None else 0
+            centre, spread = self.prior_mean[g], self.prior_std[g]
+            typical = self.group_typical(g)
+        else:
+            centre, spread, typical = np.zeros(self.k, np.float32), self.id_std, self.typical_distance
         best, best_d = None, -1.0
         for _ in range(tries):
-            c = rng.normal(0.0, 1.0, self.k) * self.id_std * 0.9
+            c = centre + rng.normal(0.0, 1.0, self.k) * spread * 0.9
             if avoid is None:
                 return c
             d = float(np.linalg.norm(c - avoid))
-            if d >= min_distance * self.typical_distance:
+            if d >= min_distance * typical:
                 return c
             if d > best_d:
                 best, best_d = c, d
