@@ -197,3 +197,23 @@ def test_reader_closing_the_pipe_is_an_output_error(clip):
     anon.stderr = err
     line = _one_error_line(anon, 7)
     assert "stdout" in line
+
+
+@pytest.mark.parametrize("shape, fmt", [((72, 128), "yuv420p"), ((71, 127), "rgb24")])
+def test_frames_reach_the_encoder_in_their_colours(shape, fmt):
+    """The writer converts pictures to yuv420p itself (OpenCV, BT.601 limited range, as FFmpeg's default); the
+    colours come back as they went in. Odd sides go to the encoder as RGB for its own conversion."""
+    import cv2
+    import numpy as np
+
+    from streamanon.media.sink import to_video_frame
+
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (w + h) + 60], -1).astype(np.uint8)
+    rgb = cv2.GaussianBlur(rgb, (0, 0), 1.0)
+    vf = to_video_frame(rgb, "yuv420p")
+    assert vf.format.name == fmt
+    back = vf.reformat(format="rgb24").to_ndarray().astype(np.float32)
+    mse = float(np.mean((back - rgb) ** 2))
+    assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 35
