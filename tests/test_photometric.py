@@ -11,7 +11,7 @@ from streamanon.models.engine import ENGINES_DIR
 from streamanon.photometric import stages as S
 from streamanon.photometric import uv as U
 from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats, transfer, typical
-from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, noise_texture
+from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, grey_texture_variance, noise_texture
 from streamanon.photometric.relight import FLAT, fit_lighting, shading, soft_floor
 from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
 from streamanon.photometric.temporal import TemporalStore, ema, steady_points
@@ -118,6 +118,33 @@ def test_grain_reaches_the_target_detail_level():
     a = grain_amount(target, grey_laplacian_variance(base, mask), grey_laplacian_variance(noise, mask))
     assert grey_laplacian_variance(base + a * noise, mask) == pytest.approx(target, rel=0.05)
     assert grain_amount(1.0, 5.0, 1.0) == 0.0  # already above: nothing added
+
+
+def test_skin_texture_level_leaves_edges_out():
+    """The grain is matched to the skin's texture, not to its edges: a smooth face with a sharp fold has a large
+    plain Laplacian variance but a texture level near 0 (noise matched to the plain variance was several times
+    the skin's own texture: sandpaper); for Gaussian noise both agree."""
+    rng = np.random.default_rng(4)
+    mask = np.ones((128, 128), bool)
+    smooth = np.tile(np.linspace(90, 150, 128, dtype=np.float32), (128, 1))
+    folded = smooth.copy()
+    folded[60:63] -= 60.0  # a fold: a dark line across the skin
+    assert grey_laplacian_variance(folded, mask) > 20 * max(grey_texture_variance(folded, mask), 1.0)
+    noise = smooth + 4.0 * rng.standard_normal((128, 128)).astype(np.float32)
+    assert grey_texture_variance(noise, mask) == pytest.approx(grey_laplacian_variance(noise, mask), rel=0.15)
+
+
+def test_shading_slivers_are_removed_and_its_form_kept():
+    """Edge-on triangles under the nose gave a thin dark sliver in the shading; the median takes it out and
+    keeps a broad gradient."""
+    h, w = 40, 40
+    shade = np.tile(np.linspace(0.5, 1.0, w, dtype=np.float32), (h, 1))
+    spiky = shade.copy()
+    spiky[20, 5:35] = 0.05  # one row: a sliver
+    pixels = np.arange(h * w)
+    out = S.despeckle(spiky.ravel(), pixels, (h, w)).reshape(h, w)
+    assert out[20, 10:30].min() > 0.45
+    assert np.abs(out - shade)[5:35, 5:35].max() < 0.03
 
 
 def test_eyes_follow_the_new_iris_landmarks_and_an_open_mouth_shows_teeth(model3d):
@@ -357,7 +384,7 @@ def test_brows_lips_and_teeth_are_drawn_on_the_new_geometry_and_stay_the_same_pe
     mouth = np.full((600, 600, 3), 0.5, np.float32)
     F.draw_mouth(mouth, opened, 600.0, 1.0)
     x, y = np.round(opened[13] + (0, 5)).astype(int)
-    assert mouth[y, x].mean() > 0.6  # bright upper teeth
+    assert mouth[y, x - 8:x + 9].mean() > 0.6  # bright upper teeth (the central incisors and the gap between)
 
 
 def test_calm_albedo_tones_down_stains_and_forehead_bands():

@@ -69,6 +69,7 @@ class FaceScores:
     ciede2000: float | None = None
     sharpness_ratio: float | None = None
     detail_ratio: float | None = None
+    texture_ratio: float | None = None
     change_original: float | None = None
     change_anonymized: float | None = None
     descriptor_original: np.ndarray | None = field(default=None, repr=False, metadata={"json": False})
@@ -142,6 +143,7 @@ class Photometry:
     lab: np.ndarray | None
     sharpness: float
     detail: float  # variance of the Laplacian of grey over the skin
+    texture: float  # the same, robust (edges left out): the skin's own texture
 
 
 def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
@@ -151,7 +153,8 @@ def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
     flat = patch.reshape(-1, 3)
     sh = P.fit_sh(P.srgb_to_linear(flat[g.pixels]), g.normals) if len(g.pixels) >= 50 else None
     lab = P.mean_lab(flat[g.colour_pixels]) if len(g.colour_pixels) else None
-    return Photometry(sh, lab, P.laplacian_variance(patch, g.face), P.laplacian_variance(patch, g.skin))
+    return Photometry(sh, lab, P.laplacian_variance(patch, g.face), P.laplacian_variance(patch, g.skin),
+                      P.texture_variance(patch, g.skin))
 
 
 def mesh_light_direction(rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray | None:
@@ -242,6 +245,8 @@ def score_face(original: np.ndarray, anonymized: np.ndarray, o: FaceObs, a: Face
         s.sharpness_ratio = pa.sharpness / po.sharpness
     if po.detail > 0:
         s.detail_ratio = pa.detail / po.detail
+    if po.texture > 0:
+        s.texture_ratio = pa.texture / po.texture
     return s
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import linalg
 from skimage import color
 
-from ..photometric.grain import laplacian_variance  # noqa: F401 (re-exported)
+from ..photometric.grain import laplacian_variance, texture_variance  # noqa: F401 (re-exported)
 from ..photometric.sh import LUMA, fit_sh, light_direction, sh_basis, srgb_to_linear  # noqa: F401 (re-exported)
 
 

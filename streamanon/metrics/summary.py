@@ -45,6 +45,7 @@ METRICS = [
     Metric("ciede2000", "skin colour CIEDE2000", "low"),
     Metric("sharpness_ratio", "sharpness ratio (geometric mean)", "one"),
     Metric("detail_ratio", "skin detail ratio (Laplacian variance over skin, median)", "one"),
+    Metric("texture_ratio", "skin texture ratio (robust Laplacian variance, edges left out, median)", "one"),
     Metric("frechet_distance", "Frechet distance (dlib descriptor space)", "low"),
     Metric("c2st_identity", "real/fake C2ST accuracy, dlib descriptors (0.5 = cannot tell)", "low"),
     Metric("c2st_texture", "real/fake C2ST accuracy, crop texture (0.5 = cannot tell)", "low"),
@@ -116,6 +117,8 @@ def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict
     out["sharpness_ratio"] = float(np.exp(np.mean(np.log(ratios)))) if ratios else None
     details = [s.detail_ratio for s in scores if s.detail_ratio is not None]
     out["detail_ratio"] = float(np.median(details)) if details else None
+    textures = [s.texture_ratio for s in scores if s.texture_ratio is not None]
+    out["texture_ratio"] = float(np.median(textures)) if textures else None
     pairs = [s for s in scores if s.descriptor_original is not None and s.descriptor_anonymized is not None]
     out["frechet_distance"] = (frechet_distance(np.stack([s.descriptor_original for s in pairs]),
                                                 np.stack([s.descriptor_anonymized for s in pairs]))

@@ -200,24 +200,38 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     if gap > 0.03 * size:
         depth = min(0.65 * gap, 0.08 * size)
         teeth = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, _teeth(sub.shape[:2], top, light), 0.9 * teeth)
+        _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * teeth)
         if gap > 0.08 * size:  # wide open: the lower teeth show too, a little darker
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.2 * gap))[::-1]]))
-            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light), 0.8 * low)
+            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.2 * gap, down=False), 0.8 * low)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
 
 
-def _teeth(shape: tuple[int, int], top: np.ndarray, light: float) -> np.ndarray:
-    """(H, W, 3) upper teeth under the (N, 2) upper inner lip arc: dimmer towards the mouth corners, a faint
-    dark gap between neighbours (incisors wider than the teeth beside them); white on any skin (``light``
-    only half counts: it is the skin's lightness as much as the scene's)."""
+def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float = 0.0, down: bool = True
+           ) -> np.ndarray:
+    """(H, W, 3) a row of teeth along the (N, 2) inner lip ``arc`` (upper teeth hang ``down`` from it, lower
+    ones stand up from it), ``depth`` px tall: incisors wider than the teeth beside them, each rounded across
+    (lighter in its middle), dark gaps between neighbours that open towards the biting edge (so the edge is
+    scalloped, not one straight band), a slightly grey, translucent biting edge, dimmer towards the mouth
+    corners. White on any skin (``light`` only half counts: it is the skin's lightness as much as the
+    scene's)."""
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    centre, half = float(top[:, 0].mean()), max(float(np.ptp(top[:, 0])) / 2, 1.0)
+    centre, half = float(arc[:, 0].mean()), max(float(np.ptp(arc[:, 0])) / 2, 1.0)
     u = np.abs(gx - centre) / half
-    edges = np.array([0.0, 0.17, 0.31, 0.43, 0.54, 0.64, 0.73, 0.81, 0.89])
-    gaps = np.exp(-(np.min(np.abs(u[..., None] - edges), -1) * half / max(0.01 * half, 0.6)) ** 2)
-    shade = np.clip(1 - 0.75 * u ** 2, 0.2, 1) * (1 - 0.15 * gaps)
-    return np.array([0.93, 0.88, 0.79], np.float32) * min(0.55 + 0.45 * light, 1.05) * shade[..., None]
+    edges = np.array([0.0, 0.24, 0.45, 0.63, 0.78, 0.9, 1.0])
+    k = np.clip(np.searchsorted(edges, u) - 1, 0, len(edges) - 2)
+    width = edges[k + 1] - edges[k]
+    frac = np.clip((u - edges[k]) / width, 0, 1)  # across one tooth, 0..1
+    order = np.argsort(arc[:, 0])
+    line = np.interp(gx[0], arc[order, 0], arc[order, 1])[None, :]
+    v = np.clip(((gy - line) if down else (line - gy)) / max(depth, 1.0), 0, 1)  # 0 at the lip, 1 at the edge
+    across = 1.0 - 0.1 * (2 * frac - 1) ** 2
+    to_gap = np.minimum(frac, 1 - frac) * width * half  # px to the nearest gap
+    gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
+    shade = np.clip(1 - 0.75 * u ** 2, 0.2, 1) * across * (1 - 0.25 * gap) * (1 - 0.1 * v ** 4)
+    colour = np.array([0.93, 0.88, 0.79], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
+        np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
+    return (colour * min(0.55 + 0.45 * light, 1.05) * shade[..., None]).astype(np.float32)
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:

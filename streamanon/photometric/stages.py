@@ -27,7 +27,7 @@ from . import uv as U
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
 from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, lip_polygons, random_look, shade_sockets
-from .grain import grain_amount, grey_laplacian_variance
+from .grain import grain_amount, grey_texture_variance
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
 from .resample import shrink
@@ -137,8 +137,8 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     """The original's lighting, skin colour and detail level. Lighting: a least-squares first-order SH fit
     (one trimmed refit) of the linear luminance of its skin pixels, with the per-pixel normals of its own mesh
     (depth lifted from the model face), with the face at ``light_side`` px. Colour: CIELAB statistics of the
-    pixels of the layout's skin triangles, hair and beard left out. Detail: variance of the Laplacian over its
-    skin, at full size."""
+    pixels of the layout's skin triangles, hair and beard left out. Detail: a robust variance of the Laplacian (edges
+    left out: grain.grey_texture_variance) over its skin, at full size."""
     f = min(1.0, settings.light_side / max(p.size, 1.0))
     h, w = p.original.shape[:2]
     small = p.original if f == 1.0 else shrink(p.original, (max(1, round(w * f)), max(1, round(h * f))))
@@ -152,7 +152,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     skin = colours[typical(colours)]  # hair, beard, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
-    p.detail = grey_laplacian_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
+    p.detail = grey_texture_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
 def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
@@ -213,7 +213,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     face = albedo.reshape(-1, 3) * tone
     if not np.array_equal(p.sh, FLAT):
         shade *= light_correction(face * shade[:, None], pixel_normals, layout.skin[raster.tri], p.sh)
-    face *= soft_floor(shade, SHADE_FLOOR)[:, None]
+    face *= soft_floor(despeckle(shade, raster.pixels, (hs, ws)), SHADE_FLOOR)[:, None]
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
     uvmap = np.full((hs * ws, 2), -1.0, np.float32)
@@ -226,6 +226,21 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
     p.uv = uvmap.reshape(hs, ws, 2)
     p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
+
+
+def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``values`` (K,) at flat ``pixels`` of an image of ``shape``, median-filtered (5x5). Thin triangles under
+    the nose and at the mouth corners, nearly edge-on, got interpolated normals that face away: dark slivers and
+    dots in the shading (spikes under the nose). A median keeps the shading's broad form."""
+    h, w = shape
+    img = np.zeros(h * w, np.float32)
+    img[pixels] = values
+    inside = np.zeros(h * w, np.float32)
+    inside[pixels] = 1.0
+    img, inside = img.reshape(h, w), inside.reshape(h, w)
+    spread = cv2.GaussianBlur(img, (0, 0), 2.0) / np.maximum(cv2.GaussianBlur(inside, (0, 0), 2.0), 1e-4)
+    img = np.where(inside > 0, img, spread)  # no black from outside the face pulled into its edge
+    return cv2.medianBlur(img, 5).ravel()[pixels]
 
 
 def colour(p: FacePatch) -> None:
@@ -333,7 +348,7 @@ def grain(p: FacePatch) -> None:
     noise = cv2.remap(p.noise, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     noise *= p.cover
     grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
-    amount = grain_amount(p.detail, grey_laplacian_variance(grey, p.skin), grey_laplacian_variance(noise, p.skin))
+    amount = grain_amount(p.detail, grey_texture_variance(grey, p.skin), grey_texture_variance(noise, p.skin))
     p.render += (min(amount, MAX_GRAIN) / 255.0) * noise[..., None]
 
 
