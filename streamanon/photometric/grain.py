@@ -39,6 +39,7 @@ def grey_texture_variance(grey: np.ndarray, mask: np.ndarray) -> float:
     values = lap[inner if inner.any() else mask.astype(bool)]
     if not values.size:
         return 0.0
+    values = values[:: max(1, len(values) // 20000)]  # medians of at most ~20,000 pixels (per face and frame)
     mad = float(np.median(np.abs(values - np.median(values))))
     return (1.4826 * mad) ** 2
 
