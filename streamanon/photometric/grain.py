@@ -16,11 +16,16 @@ def laplacian_variance(rgb: np.ndarray, mask: np.ndarray) -> float:
     return grey_laplacian_variance(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), mask)
 
 
-def grey_laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
-    """``laplacian_variance`` of a grey image (any dtype, 0-255 scale)."""
+def _skin_laplacian(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The Laplacian of a grey image at the pixels of ``mask`` eroded by 2 px (its own border does not count)."""
     lap = cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)
     inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    values = lap[inner if inner.any() else mask.astype(bool)]
+    return lap[inner if inner.any() else mask.astype(bool)]
+
+
+def grey_laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
+    """``laplacian_variance`` of a grey image (any dtype, 0-255 scale)."""
+    values = _skin_laplacian(grey, mask)
     return float(values.var()) if values.size else 0.0
 
 
@@ -34,9 +39,7 @@ def grey_texture_variance(grey: np.ndarray, mask: np.ndarray) -> float:
     2 px), (1.4826 x the median absolute deviation)^2. Edges (the nose's outline, the lids, a fold) and JPEG
     ringing are outliers here; they made most of the plain variance of a smooth-skinned face, and noise matched
     to that was several times the skin's own texture (sandpaper). For Gaussian noise both are the same."""
-    lap = cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    values = lap[inner if inner.any() else mask.astype(bool)]
+    values = _skin_laplacian(grey, mask)
     if not values.size:
         return 0.0
     values = values[:: max(1, len(values) // 20000)]  # medians of at most ~20,000 pixels (per face and frame)
