@@ -450,3 +450,58 @@ def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     tint = S.lip_colour(image, pts, skin)
     assert np.allclose(tint, np.clip(np.array([190, 60, 70]) / np.array([200, 150, 130]), *S.LIP_RANGE), atol=0.02)
     assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read
+
+
+def test_nostrils_are_dark_below_the_nose_tip_and_hide_behind_it_when_the_head_turns(model3d):
+    from streamanon.photometric.features import NOSE_TIP, NOSTRILS, draw_nose
+
+    pts = face_points(model3d, size=600)
+    image = np.full((800, 800, 3), 0.6, np.float32)
+    draw_nose(image, pts, 600.0)
+    centres = [pts[list(idx)].mean(0) for idx, *_ in NOSTRILS]
+    for c in centres:
+        x, y = np.round(c).astype(int)
+        assert image[y - 3:y + 4, x - 3:x + 4].mean() < 0.35  # a hole, on each side
+    assert centres[0][0] < pts[NOSE_TIP, 0] < centres[1][0]
+    assert np.abs(image[:, :, 0][np.round(pts[10, 1]).astype(int)] - 0.6).max() < 1e-6  # the forehead untouched
+    turned = pts.copy()
+    turned[NOSE_TIP, 0] += 0.35 * np.ptp(pts[[234, 454], 0])  # the nose points to the image's right
+    image = np.full((800, 800, 3), 0.6, np.float32)
+    draw_nose(image, turned, 600.0)
+    near, far = (image[np.round(c[1]).astype(int), np.round(c[0]).astype(int)].mean() for c in centres)
+    assert far > near + 0.15  # the nostril on the side it turns to fades
+
+
+def test_the_beard_area_is_measured_as_darkness_with_hair_texture_and_drawn_to_that_darkness():
+    from streamanon.photometric import beard as B
+
+    rng = np.random.default_rng(3)
+    g = np.linspace(0.0, 1.0, 200, dtype=np.float32)
+    uv = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    zone, cheeks = B.beard_zone(uv) > 0.7, B.cheek_zone(uv)
+    assert zone.any() and cheeks.any() and not (zone & cheeks).any()
+    k = B._landmarks()
+    assert B.beard_zone(np.array([k["centre"], k["sub"] - 0.05])) == 0  # the nose is no beard
+    assert B.beard_zone(np.array([k["centre"], 0.97])) == 1  # the chin is
+    clean = np.full(len(uv), 0.5)
+    assert B.beard_darkness(clean, uv) == 0.0
+    bearded = np.where(zone, 0.25, 0.5)
+    assert 0.3 < B.beard_darkness(bearded, uv) <= B.MAX_BEARD  # half as bright: 0.5 less what shaven shows
+    # the gate: a darker lower face counts only with hair's texture in it
+    shape = (200, 200)
+    zmask, cmask = B.zone_masks(uv, np.arange(len(uv)), shape)
+    smooth = np.full(shape, 120.0, np.float32) + rng.normal(0, 2, shape).astype(np.float32)
+    hairy = smooth + zmask * rng.normal(0, 12, shape).astype(np.float32)
+    assert B.texture_gate(smooth, zmask, cmask) == 0.0
+    assert B.texture_gate(hairy, zmask, cmask) == 1.0
+    # drawn: the area comes out about that much darker, the cheeks and the kept lips untouched
+    image = np.full((200, 200, 3), 0.6, np.float32)
+    grid = uv.reshape(200, 200, 2).astype(np.float32)
+    keep = np.zeros((200, 200), np.float32)
+    keep[190:, :] = 1.0
+    hairs = B.stubble(rng.standard_normal((512, 512)).astype(np.float32))
+    B.draw_beard(image, grid, hairs, 0.3, keep)
+    inside = zmask.astype(bool) & (keep == 0)
+    assert abs(1 - image[inside].mean() / 0.6 - 0.3) < 0.05
+    assert np.allclose(image[cmask.astype(bool)], 0.6) and np.allclose(image[190:], 0.6)
+    assert image[inside, 0].std() > 0.02  # hairs, not a flat shadow

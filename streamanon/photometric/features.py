@@ -382,3 +382,59 @@ def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: flo
     shine = np.exp(-(((gx - c[0]) / (0.22 * spread)) ** 2 + ((gy - c[1]) / (0.09 * spread)) ** 2))
     factor = 1 + top[..., None] * (tint * 0.86 - 1) + bottom[..., None] * (tint * (1 + 0.12 * shine[..., None]) - 1)
     sub *= factor
+
+
+# Nostrils, per side: (centre points, the lateral end, the medial end, the upper edge, the lower edge) of the
+# mesh's nostril vertices (MediaPipe has no index table for them; mirror pairs 238/458, 79/309, ...).
+NOSTRILS = (((238, 241, 20), 79, 125, 239, 60), ((458, 461, 250), 309, 354, 459, 290))
+NOSE_TIP = 1
+NOSTRIL_COLOUR = np.array([0.30, 0.17, 0.15], np.float32)  # the deepest point, as a factor on the skin there
+# the nose wing's groove, per side, from the top of the wing round its back to the lip (mirror pairs)
+ALAR_GROOVES = ((218, 219, 235, 240), (438, 439, 455, 460))
+
+
+def draw_nose(image: np.ndarray, points: np.ndarray, size: float) -> None:
+    """Nostrils and the grooves round the nose wings of the NEW geometry, darkening the (H, W, 3) image in
+    place. Each nostril is a soft ellipse from its lateral to its medial end whose height follows its upper and
+    lower vertices (it flattens when the head tips down), fading on the side the nose turns towards (hidden
+    behind the tip). The render's shading has no such holes: without them the nose was a smooth bump."""
+    pts = points[:, :2].astype(np.float64)
+    tip = pts[NOSE_TIP]
+    width = float(np.linalg.norm(pts[ALAR_GROOVES[0][2]] - pts[ALAR_GROOVES[1][2]]))
+    if width < 6.0:
+        return
+    middle = np.mean([pts[list(idx)].mean(0)[0] for idx, *_ in NOSTRILS])
+    for (centre_idx, lateral, medial, top, bottom), groove in zip(NOSTRILS, ALAR_GROOVES):
+        centre = 0.8 * pts[list(centre_idx)].mean(0) + 0.2 * pts[lateral]  # the vertices lie medially
+        axis = pts[medial] - pts[lateral]
+        length = float(np.linalg.norm(axis))
+        if length < 1.0:
+            continue
+        axis /= length
+        normal = np.array([-axis[1], axis[0]])
+        height = abs(float((pts[bottom] - pts[top]) @ normal))
+        side = np.sign(centre[0] - middle)  # +1: the nostril on the image's right
+        turn = (tip[0] - pts[[234, 454], 0].mean()) / max(np.ptp(pts[[234, 454], 0]) / 2, 1.0)
+        seen = float(np.clip(1.0 - max(0.0, side * turn) / 0.45, 0.0, 1.0))
+        a = 0.55 * length
+        b = max(0.5 * height, 0.4 * a) * min(1.0, 2.5 * height / a)  # flat when the head tips down
+        if seen <= 0.0 or b < 0.4:
+            continue
+        box, origin = _box(np.concatenate([pts[list(groove)], centre[None] + a * 1.5, centre[None] - a * 1.5]),
+                           image.shape[:2], 0.04 * width + 2)
+        sub = image[box]
+        if sub.shape[0] < 3 or sub.shape[1] < 3:
+            continue
+        gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
+        d = np.stack([gx + origin[0] - centre[0], gy + origin[1] - centre[1]], -1)
+        u, v = d @ axis.astype(np.float32), d @ normal.astype(np.float32)
+        u = u - 0.15 * a * (1 - (v / max(b, 1e-3)) ** 2)  # a tear drop: rounder at the medial end
+        r = np.sqrt((u / a) ** 2 + (v / b) ** 2)
+        hole = np.clip(1.6 * (1 - r), 0, 1) ** 0.6 * seen  # soft rim, deep core
+        depth = hole[..., None] * (1 - NOSTRIL_COLOUR)
+        sub *= 1 - np.clip(depth, 0, 1)
+        line = np.zeros(sub.shape[:2], np.float32)
+        cv2.polylines(line, [np.round((pts[list(groove)] - origin) * 16).astype(np.int32)], False, 1.0,
+                      max(1, round(0.03 * width)), cv2.LINE_AA, shift=4)
+        line = cv2.GaussianBlur(line, (0, 0), max(0.6, 0.03 * width))
+        sub *= (1 - 0.18 * np.clip(line * 1.5, 0, 1) * (0.5 + 0.5 * seen))[..., None]

@@ -24,14 +24,25 @@ from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
 from . import uv as U
+from .beard import TEXTURE_SIDE, beard_darkness, draw_beard, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
-from .features import Look, draw_brows, draw_eyes, draw_lips, draw_mouth, lip_polygons, random_look, shade_sockets
+from .features import (
+    Look,
+    draw_brows,
+    draw_eyes,
+    draw_lips,
+    draw_mouth,
+    draw_nose,
+    lip_polygons,
+    random_look,
+    shade_sockets,
+)
 from .grain import grain_amount, grey_texture_variance
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
 from .resample import shrink
-from .sh import linear_to_srgb_fast, srgb_to_linear
+from .sh import LUMA, linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore, TrackState
 
 MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
@@ -99,6 +110,7 @@ class FacePatch:
     lab: LabStats | None = None
     detail: float = 0.0
     lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
+    beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -147,12 +159,30 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
     colours = small.reshape(-1, 3)[pixels]
     p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
-    raster, _ = _raster(verts, small.shape[:2])  # colour: the skin triangles of the UV layout (no brows, lids)
-    colours = small.reshape(-1, 3)[raster.pixels[U.default_layout().skin[raster.tri]]]
+    raster, _ = _raster(verts, small.shape[:2])  # colour: the layout's skin triangles (no brows)
+    layout = U.default_layout()
+    colours = small.reshape(-1, 3)[raster.pixels[layout.skin[raster.tri]]]
+    both = raster.interpolate(layout.uv, layout.tris)
+    luma = small.reshape(-1, 3)[raster.pixels].astype(np.float32) @ LUMA.astype(np.float32)  # sRGB, as drawn
+    on_skin = layout.skin[raster.tri]  # the lips (lipstick) are no beard
+    p.beard = beard_darkness(luma[on_skin], both[on_skin])
+    if p.beard > 0.0:
+        p.beard *= _beard_gate(p, raster.pixels[on_skin], both[on_skin], small.shape[:2])
     skin = colours[typical(colours)]  # hair, beard, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
     p.detail = grey_texture_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
+
+
+def _beard_gate(p: FacePatch, pixels: np.ndarray, uv: np.ndarray, shape: tuple[int, int]) -> float:
+    """beard.texture_gate of the patch's original, with the face at about TEXTURE_SIDE px; ``pixels`` and
+    ``uv``: the skin pixels of its raster at ``shape`` (the measuring size) and their texture coordinates."""
+    h, w = p.original.shape[:2]
+    f = min(1.0, TEXTURE_SIDE / max(p.size, 1.0))
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    grey = cv2.cvtColor(p.original if f == 1.0 else shrink(p.original, size), cv2.COLOR_RGB2GRAY)
+    masks = [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in zone_masks(uv, pixels, shape)]
+    return texture_gate(grey, *masks)
 
 
 def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
@@ -174,12 +204,13 @@ def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.nd
 def smooth(p: FacePatch, store: TemporalStore, frames: int = 1) -> None:
     """Replace the patch's measurements by the track's smoothed ones (``frames``: frames since the track's
     previous measurement)."""
-    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips))
+    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips, p.beard))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements (a frame on which the original is not measured)."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
+    p.beard = state.beard or 0.0
 
 
 def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
@@ -218,11 +249,18 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     lin[raster.pixels] = face
     uvmap = np.full((hs * ws, 2), -1.0, np.float32)
     uvmap[raster.pixels] = both[:, :2]
-    mouth = np.zeros((hs, ws), np.uint8)
-    cv2.fillPoly(mouth, [np.round(target[layout.mouth, :2] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
     covered = raster.mask()
-    mouth = mouth.astype(bool) & ~covered
-    lin[mouth.ravel()] = MOUTH_ALBEDO * tone * 0.6
+    alpha = np.zeros((hs, ws), np.uint8)  # the mouth opening, anti-aliased: its edge is no staircase when upscaled
+    cv2.fillPoly(alpha, [np.round(target[layout.mouth, :2] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    mouth = alpha > 0
+    if mouth.any():
+        a = (alpha.astype(np.float32) / 255.0).ravel()[:, None]
+        img, weight = lin.reshape(hs, ws, 3), covered.astype(np.float32)
+        lips = cv2.GaussianBlur(img, (0, 0), 1.0) / np.maximum(cv2.GaussianBlur(weight, (0, 0), 1.0), 1e-4)[..., None]
+        base = np.where(covered[..., None], img, lips).reshape(-1, 3)
+        sel = mouth.ravel()
+        lin[sel] = base[sel] * (1 - a[sel]) + (MOUTH_ALBEDO * tone * 0.6) * a[sel]
+        mouth &= ~covered
     p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
     p.uv = uvmap.reshape(hs, ws, 2)
     p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
@@ -314,9 +352,16 @@ def features(p: FacePatch) -> None:
     hi = np.minimum(np.ceil(p.target[:, :2].max(0) + 0.05 * p.size).astype(int), (w, h))
     box = (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0])))  # what the features draw on
     before = p.render[box].copy()
+    if p.beard > 0.0 and p.uv is not None:
+        keep = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(keep, [np.round(p.target[idx, :2] * 16).astype(np.int32) for idx in lip_polygons()], 255,
+                     cv2.LINE_AA, shift=4)
+        keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
+        draw_beard(p.render, p.uv, stubble(p.noise), p.beard, np.clip(keep * 1.5, 0, 1))
     draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
+    draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, p.look.iris, light)
     draw_mouth(p.render, p.target, p.size, light)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame

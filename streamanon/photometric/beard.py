@@ -1,0 +1,117 @@
+"""Stubble and beard: how much darker the original's beard area is than its upper cheeks (one number, like the
+skin colour: no outline or texture of the person's beard is kept), and the track's own stubble drawn there on
+the new face. Without it a bearded head got a clean-shaven face inside its own beard."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+# mesh points (MediaPipe indices) that place the beard area in the UV layout
+SUBNASALE, NOSE_TIP, LIP_TOP, MOUTH_CORNERS, EYE_BOTTOMS, CHEEK_SIDES = 2, 1, 0, (61, 291), (145, 374), (234, 454)
+SOFT = 0.06  # width (texture units) of the beard area's soft upper edge
+SHOW = 0.3  # share of the original's darkness drawn as hairs even when the render is already that dark
+MAX_BEARD = 0.6  # the most the beard area is darkened (a full dark beard)
+GATE = (1.6, 3.5)  # beard-area texture / cheek texture: below the first no hair, above the second surely hair
+TEXTURE_SIDE = 320  # face size in px at which the texture gate looks (stubble is a few px at this size)
+HAIR = 0.22  # the stubble hairs' colour, as a factor on the skin under them
+
+
+@lru_cache(maxsize=1)
+def _landmarks() -> dict[str, float]:
+    from .uv import default_layout
+
+    uv = default_layout().uv
+    left, right = uv[MOUTH_CORNERS[0]], uv[MOUTH_CORNERS[1]]
+    return {"centre": float((left[0] + right[0]) / 2), "mouth": float(abs(right[0] - left[0]) / 2),
+            "face": float(abs(uv[CHEEK_SIDES[1], 0] - uv[CHEEK_SIDES[0], 0]) / 2),
+            "sub": float(uv[SUBNASALE, 1]), "lip": float(uv[LIP_TOP, 1]), "tip": float(uv[NOSE_TIP, 1]),
+            "eye": float(uv[list(EYE_BOTTOMS), 1].mean())}
+
+
+def beard_zone(uv: np.ndarray) -> np.ndarray:
+    """(...,) weight in [0, 1] of texture coordinates (..., 2) in the beard area: the upper lip below the nose,
+    the chin and the jaw, and the cheeks up to a line that rises from the mouth corners towards the sideburns
+    (between the eyes' and the nose tip's height at the face's sides)."""
+    k = _landmarks()
+    u, v = uv[..., 0], uv[..., 1]
+    t = np.clip((np.abs(u - k["centre"]) - 1.1 * k["mouth"]) / max(k["face"] - 1.1 * k["mouth"], 1e-3), 0, 1)
+    top = k["sub"] + 0.3 * (k["lip"] - k["sub"])
+    line = top + t * (k["tip"] - top)
+    return np.clip((v - line) / SOFT, 0, 1) * (u >= 0)
+
+
+def cheek_zone(uv: np.ndarray) -> np.ndarray:
+    """(...,) bool: the upper cheeks (between the eyes' and the nose tip's height, beside the nose), the beard
+    area's reference."""
+    k = _landmarks()
+    u, v = uv[..., 0], uv[..., 1]
+    return (v > k["eye"] + 0.02) & (v < k["tip"]) & (np.abs(u - k["centre"]) > 0.6 * k["mouth"]) & \
+        (beard_zone(uv) == 0) & (u >= 0)
+
+
+def beard_darkness(luma: np.ndarray, uv: np.ndarray) -> float:
+    """How much darker the beard area is than the upper cheeks in the image, from (K,) luminance at (K, 2)
+    texture coordinates: 1 - mean(beard) / mean(cheeks), clipped to [0, MAX_BEARD]; 0 when either area has
+    too few pixels. Light from above darkens a shaven chin too: ``draw_beard`` adds only what the render
+    lacks of it."""
+    beard, cheeks = beard_zone(uv) > 0.7, cheek_zone(uv)
+    if beard.sum() < 20 or cheeks.sum() < 20:
+        return 0.0
+    ratio = float(np.mean(luma[beard])) / max(float(np.mean(luma[cheeks])), 1e-6)
+    return float(np.clip(1.0 - ratio, 0.0, MAX_BEARD))
+
+
+def zone_masks(uv: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(beard, cheeks) (H, W) uint8 masks of an image of ``shape`` whose flat ``pixels`` have the (K, 2)
+    texture coordinates ``uv``."""
+    beard, cheeks = np.zeros(shape[0] * shape[1], np.uint8), np.zeros(shape[0] * shape[1], np.uint8)
+    beard[pixels[beard_zone(uv) > 0.7]] = 1
+    cheeks[pixels[cheek_zone(uv)]] = 1
+    return beard.reshape(shape), cheeks.reshape(shape)
+
+
+def texture_gate(grey: np.ndarray, beard: np.ndarray, cheeks: np.ndarray) -> float:
+    """How surely the beard area's darkness is hair, in [0, 1], from an (H, W) grey face (the face about 300 px)
+    and its (beard, cheeks) masks at that size: hair has several times the fine texture (a robust variance of
+    the Laplacian) of the cheeks; a darker but smooth lower face is shadow or make-up."""
+    from .grain import grey_texture_variance
+
+    if beard.sum() < 20 or cheeks.sum() < 20:
+        return 0.0
+    ratio = grey_texture_variance(grey, beard) / max(grey_texture_variance(grey, cheeks), 1e-3)
+    return float(np.clip((ratio - GATE[0]) / (GATE[1] - GATE[0]), 0.0, 1.0))
+
+
+def stubble(noise: np.ndarray) -> np.ndarray:
+    """(R, R) float32 in [0, 1]: the track's stubble hairs, the upper tail of its own unit skin-detail texture
+    (sparse dots that move with the face; nothing of any person's beard)."""
+    return np.clip((noise - 0.6) / 1.4, 0.0, 1.0).astype(np.float32)
+
+
+def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: float, keep: np.ndarray) -> None:
+    """Darken the beard area of the (H, W, 3) float image in place towards the hair colour: a shadow of the
+    skin plus the track's ``hairs`` (a UV texture from ``stubble``), at the (H, W, 2) texture coordinates ``uv``
+    (-1 outside the face), scaled so that the area comes out ``darkness`` darker than the upper cheeks on
+    average (what the render's own shading already gives counts; at least SHOW x ``darkness`` is drawn, so that
+    the hairs show). ``keep`` (H, W) float in [0, 1]: where nothing is drawn (the lips)."""
+    if darkness <= 0.0:
+        return
+    zone = beard_zone(uv) * (1.0 - keep)
+    if not zone.any():
+        return
+    res = hairs.shape[0]
+    maps = uv * res - 0.5
+    dots = cv2.remap(hairs, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    cover = 0.25 + 0.75 * dots
+    inside, cheeks = zone > 0.7, cheek_zone(uv)
+    mean = float(cover[inside].mean()) if inside.any() else 0.5
+    luma = image.mean(-1)
+    need = darkness
+    if inside.any() and cheeks.any():  # what the render already has of it
+        need = 1.0 - (1.0 - darkness) * float(luma[cheeks].mean()) / max(float(luma[inside].mean()), 1e-6)
+    amount = float(np.clip(need, SHOW * darkness, MAX_BEARD))
+    alpha = np.clip(zone * cover * amount / ((1.0 - HAIR) * mean), 0.0, 0.95)[..., None]
+    image *= 1.0 - alpha * (1.0 - HAIR)
