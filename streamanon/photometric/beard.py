@@ -43,13 +43,14 @@ def beard_zone(uv: np.ndarray) -> np.ndarray:
     return np.clip((v - line) / SOFT, 0, 1) * (u >= 0)
 
 
-def cheek_zone(uv: np.ndarray) -> np.ndarray:
+def cheek_zone(uv: np.ndarray, beard: np.ndarray | None = None) -> np.ndarray:
     """(...,) bool: the upper cheeks (between the eyes' and the nose tip's height, beside the nose), the beard
-    area's reference."""
+    area's reference. ``beard``: ``beard_zone(uv)`` when the caller has it."""
     k = _landmarks()
     u, v = uv[..., 0], uv[..., 1]
+    beard = beard_zone(uv) if beard is None else beard
     return (v > k["eye"] + 0.02) & (v < k["tip"]) & (np.abs(u - k["centre"]) > 0.6 * k["mouth"]) & \
-        (beard_zone(uv) == 0) & (u >= 0)
+        (beard == 0) & (u >= 0)
 
 
 def beard_darkness(luma: np.ndarray, uv: np.ndarray) -> float:
@@ -57,7 +58,8 @@ def beard_darkness(luma: np.ndarray, uv: np.ndarray) -> float:
     texture coordinates: 1 - mean(beard) / mean(cheeks), clipped to [0, MAX_BEARD]; 0 when either area has
     too few pixels. Light from above darkens a shaven chin too: ``draw_beard`` adds only what the render
     lacks of it."""
-    beard, cheeks = beard_zone(uv) > 0.7, cheek_zone(uv)
+    zone = beard_zone(uv)
+    beard, cheeks = zone > 0.7, cheek_zone(uv, zone)
     if beard.sum() < 20 or cheeks.sum() < 20:
         return 0.0
     ratio = float(np.mean(luma[beard])) / max(float(np.mean(luma[cheeks])), 1e-6)
@@ -68,8 +70,9 @@ def zone_masks(uv: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> tu
     """(beard, cheeks) (H, W) uint8 masks of an image of ``shape`` whose flat ``pixels`` have the (K, 2)
     texture coordinates ``uv``."""
     beard, cheeks = np.zeros(shape[0] * shape[1], np.uint8), np.zeros(shape[0] * shape[1], np.uint8)
-    beard[pixels[beard_zone(uv) > 0.7]] = 1
-    cheeks[pixels[cheek_zone(uv)]] = 1
+    zone = beard_zone(uv)
+    beard[pixels[zone > 0.7]] = 1
+    cheeks[pixels[cheek_zone(uv, zone)]] = 1
     return beard.reshape(shape), cheeks.reshape(shape)
 
 
@@ -99,14 +102,15 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     the hairs show). ``keep`` (H, W) float in [0, 1]: where nothing is drawn (the lips)."""
     if darkness <= 0.0:
         return
-    zone = beard_zone(uv) * (1.0 - keep)
+    area = beard_zone(uv)
+    zone = area * (1.0 - keep)
     if not zone.any():
         return
     res = hairs.shape[0]
     maps = uv * res - 0.5
     dots = cv2.remap(hairs, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     cover = 0.25 + 0.75 * dots
-    inside, cheeks = zone > 0.7, cheek_zone(uv)
+    inside, cheeks = zone > 0.7, cheek_zone(uv, area)
     mean = float(cover[inside].mean()) if inside.any() else 0.5
     luma = image.mean(-1)
     need = darkness
