@@ -505,3 +505,13 @@ def test_the_beard_area_is_measured_as_darkness_with_hair_texture_and_drawn_to_t
     assert abs(1 - image[inside].mean() / 0.6 - 0.3) < 0.05
     assert np.allclose(image[cmask.astype(bool)], 0.6) and np.allclose(image[190:], 0.6)
     assert image[inside, 0].std() > 0.02  # hairs, not a flat shadow
+
+
+def test_albedo_specks_are_removed_channel_by_channel():
+    h, w = 30, 30
+    albedo = np.tile(np.array([0.8, 0.5, 0.4], np.float32), (h * w, 1))
+    albedo[15 * w + 15] = (0.1, 0.1, 0.1)  # one pixel from another part of the texture
+    pixels = np.arange(h * w)
+    out = S.despeckle(albedo, pixels, (h, w), 3)
+    assert out.shape == albedo.shape
+    assert np.allclose(out, (0.8, 0.5, 0.4), atol=1e-6)

@@ -238,7 +238,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     target = _scaled(p.target, f)
     raster, normals = _raster(target, (hs, ws))
     both = raster.interpolate(np.concatenate([layout.uv, normals], 1).astype(np.float32), layout.tris)
-    albedo = U.sample(p.albedo, both[:, :2])
+    albedo = despeckle(U.sample(p.albedo, both[:, :2]), raster.pixels, (hs, ws), 3)
     pixel_normals = both[:, 2:] / np.maximum(np.linalg.norm(both[:, 2:], axis=1, keepdims=True), 1e-9)
     shade = shading(pixel_normals, p.sh)
     face = albedo.reshape(-1, 3) * tone
@@ -266,19 +266,22 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
 
 
-def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``values`` (K,) at flat ``pixels`` of an image of ``shape``, median-filtered (5x5). Thin triangles under
-    the nose and at the mouth corners, nearly edge-on, got interpolated normals that face away: dark slivers and
-    dots in the shading (spikes under the nose). A median keeps the shading's broad form."""
+def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], size: int = 5) -> np.ndarray:
+    """``values`` (K,) or (K, C) at flat ``pixels`` of an image of ``shape``, median-filtered (``size`` 3 or 5).
+    Thin triangles under the nose and at the mouth corners, nearly edge-on, got interpolated normals that face
+    away: dark slivers and dots in the shading (spikes under the nose). Where a reshaped lip's triangles overlap,
+    single pixels took the albedo of another part of the texture (specks along the lips). A median keeps the
+    broad form of both."""
     h, w = shape
-    img = np.zeros(h * w, np.float32)
+    img = np.zeros((h * w,) + values.shape[1:], np.float32)
     img[pixels] = values
     inside = np.zeros(h * w, np.float32)
     inside[pixels] = 1.0
-    img, inside = img.reshape(h, w), inside.reshape(h, w)
-    spread = cv2.GaussianBlur(img, (0, 0), 2.0) / np.maximum(cv2.GaussianBlur(inside, (0, 0), 2.0), 1e-4)
-    img = np.where(inside > 0, img, spread)  # no black from outside the face pulled into its edge
-    return cv2.medianBlur(img, 5).ravel()[pixels]
+    img, inside = img.reshape((h, w) + values.shape[1:]), inside.reshape(h, w)
+    near = np.maximum(cv2.GaussianBlur(inside, (0, 0), 2.0), 1e-4)
+    spread = cv2.GaussianBlur(img, (0, 0), 2.0) / (near if img.ndim == 2 else near[..., None])
+    img = np.where((inside > 0) if img.ndim == 2 else (inside > 0)[..., None], img, spread)  # no black pulled in
+    return cv2.medianBlur(img, size).reshape((h * w,) + values.shape[1:])[pixels]
 
 
 def colour(p: FacePatch) -> None:
