@@ -101,6 +101,18 @@ def test_lightness_shift_gives_the_expected_ciede2000(astronaut, original, judge
     assert s.light_angle < 10  # brighter, but lit from the same side
 
 
+def test_skin_colour_is_measured_above_the_nose_tip_where_no_beard_grows(astronaut, original, judges):
+    obs, _ = original
+    mesh = obs[0].mesh
+    bearded = astronaut.copy()  # a dark lower face (a beard) changes the skin colour not at all
+    bearded[int(mesh[1, 1]) + 1:] //= 3
+    assert score(astronaut, bearded, original, judges).ciede2000 == pytest.approx(0.0, abs=1e-6)
+    g, _ = obs[0].reference
+    x0, y0, x1, y1 = g.roi
+    rows = g.colour_pixels // (x1 - x0)
+    assert len(rows) > 50 and rows.max() < mesh[1, 1] - y0
+
+
 def test_in_plane_rotation_changes_roll_by_the_angle(astronaut, original, judges):
     obs, model = original
     turned = judges.mesh(rotate(astronaut, 12.0), obs[0].box)

@@ -20,6 +20,7 @@ from . import regions as R
 from .judges import Judges
 
 MAX_SH_PIXELS = 20000
+NOSE_TIP = 1  # mesh point: the skin colour is measured above it (forehead, temples, upper cheeks)
 THUMB = 96
 
 
@@ -115,7 +116,7 @@ class Geometry:
     normals: np.ndarray
     pose: F.Pose
     model: np.ndarray  # the mean 3-D face the pose was measured against
-    colour_pixels: np.ndarray  # flat ROI indices of skin pixels for the mean colour (subsampled)
+    colour_pixels: np.ndarray  # flat ROI indices of the skin above the nose tip, for the mean colour (subsampled)
 
 
 def _subsample(n: int, limit: int) -> np.ndarray:
@@ -132,7 +133,9 @@ def face_geometry(mesh: np.ndarray, shape: tuple[int, int], model: np.ndarray) -
     normals = R.vertex_normals(model, R.mesh_triangles()) @ pose.rotation.T
     skin = R.skin_mask(local, size)
     pixels, pixel_normals = R.normal_map(local, normals, R.mesh_triangles(), skin, MAX_SH_PIXELS)
-    colour = np.flatnonzero(skin)
+    colour = np.flatnonzero(skin & (np.arange(size[0])[:, None] < local[NOSE_TIP, 1]))  # no beard reaches there
+    if len(colour) < 50:
+        colour = np.flatnonzero(skin)
     return Geometry(roi, R.face_mask(local, size), skin, pixels, pixel_normals, pose, model,
                     colour[_subsample(len(colour), MAX_SH_PIXELS)])
 
