@@ -515,3 +515,25 @@ def test_albedo_specks_are_removed_channel_by_channel():
     out = S.despeckle(albedo, pixels, (h, w), 3)
     assert out.shape == albedo.shape
     assert np.allclose(out, (0.8, 0.5, 0.4), atol=1e-6)
+
+
+def test_a_bearded_face_takes_its_skin_colour_outside_the_beard():
+    from streamanon.photometric.beard import beard_zone
+    from streamanon.photometric.colour import lab_stats
+
+    g = np.linspace(0.0, 1.0, 120, dtype=np.float32)
+    uv = np.stack(np.meshgrid(g, g), -1)
+    beard = beard_zone(uv) > 0.0
+    render = np.full((120, 120, 3), (0.7, 0.55, 0.45), np.float32)
+    render[beard] = (0.2, 0.15, 0.12)
+    results = []
+    for darkness in (0.0, 0.3):
+        p = S.FacePatch(1, (0, 0, 120, 120), np.zeros((120, 120, 3), np.uint8), np.zeros((478, 3)),
+                        np.zeros((478, 3)), np.ones((4, 4, 3), np.float32), np.zeros((4, 4), np.float32), 120.0)
+        p.render, p.uv, p.beard = render.copy(), uv, darkness
+        p.skin = p.covered = np.ones((120, 120), bool)
+        p.lab = lab_stats(render[~beard])  # the original's skin, read outside its beard
+        S.colour(p)
+        results.append(p.render[~beard].mean(0))
+    assert np.abs(results[1] - render[~beard].mean(0)).max() < 0.01  # already the right skin: unchanged
+    assert np.abs(results[0] - render[~beard].mean(0)).max() > 0.05  # the beard counted as skin: moved

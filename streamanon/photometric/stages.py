@@ -24,7 +24,7 @@ from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
 from . import uv as U
-from .beard import TEXTURE_SIDE, beard_darkness, draw_beard, stubble, texture_gate, zone_masks
+from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
 from .features import (
@@ -51,6 +51,7 @@ SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrap
 # reads part of its shape and albedo (a shadowed far cheek, hair at the edge) as light, and the far side of a
 # turned new face fell to near black under it
 SHADE_FLOOR = 0.35
+BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
@@ -159,15 +160,16 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
     colours = small.reshape(-1, 3)[pixels]
     p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
-    raster, _ = _raster(verts, small.shape[:2])  # colour: the layout's skin triangles (no brows)
+    raster, _ = _raster(verts, small.shape[:2])
     layout = U.default_layout()
-    colours = small.reshape(-1, 3)[raster.pixels[layout.skin[raster.tri]]]
-    both = raster.interpolate(layout.uv, layout.tris)
-    luma = small.reshape(-1, 3)[raster.pixels].astype(np.float32) @ LUMA.astype(np.float32)  # sRGB, as drawn
-    on_skin = layout.skin[raster.tri]  # the lips (lipstick) are no beard
-    p.beard = beard_darkness(luma[on_skin], both[on_skin])
+    on_skin = layout.skin[raster.tri]  # the layout's skin triangles: no brows, lids or lips (lipstick is no beard)
+    colours = small.reshape(-1, 3)[raster.pixels[on_skin]]
+    uv = raster.interpolate(layout.uv, layout.tris)[on_skin]
+    p.beard = beard_darkness(colours.astype(np.float32) @ LUMA.astype(np.float32), uv)  # sRGB grey, as drawn
     if p.beard > 0.0:
-        p.beard *= _beard_gate(p, raster.pixels[on_skin], both[on_skin], small.shape[:2])
+        p.beard *= _beard_gate(p, raster.pixels[on_skin], uv, small.shape[:2])
+    if p.beard > 0.0 and (shaven := beard_zone(uv) < BEARD_FREE).sum() >= 50:
+        colours = colours[shaven]  # a full beard made most of the "skin" and gave a dark, dirty skin colour
     skin = colours[typical(colours)]  # hair, beard, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
@@ -285,8 +287,12 @@ def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], si
 
 
 def colour(p: FacePatch) -> None:
-    """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike)."""
-    skin = p.render[p.skin]
+    """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike); on a bearded
+    face both are read outside the beard area."""
+    region = p.skin
+    if p.beard > 0.0 and (shaven := p.skin & (beard_zone(p.uv) < BEARD_FREE)).sum() >= 50:
+        region = shaven
+    skin = p.render[region]
     source = lab_stats(skin[:: max(1, len(skin) // 8000)])  # statistics of at most ~8,000 pixels
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
 
