@@ -507,14 +507,15 @@ def test_the_beard_area_is_measured_as_darkness_with_hair_texture_and_drawn_to_t
     assert image[inside, 0].std() > 0.02  # hairs, not a flat shadow
 
 
-def test_albedo_specks_are_removed_channel_by_channel():
+def test_face_specks_are_removed_and_the_edge_is_not_darkened():
     h, w = 30, 30
-    albedo = np.tile(np.array([0.8, 0.5, 0.4], np.float32), (h * w, 1))
-    albedo[15 * w + 15] = (0.1, 0.1, 0.1)  # one pixel from another part of the texture
-    pixels = np.arange(h * w)
-    out = S.despeckle(albedo, pixels, (h, w), 3)
-    assert out.shape == albedo.shape
-    assert np.allclose(out, (0.8, 0.5, 0.4), atol=1e-6)
+    face = np.zeros((h, w, 3), np.float32)
+    face[5:25, 5:25] = (0.8, 0.5, 0.4)
+    face[15, 15] = (0.1, 0.1, 0.1)  # one pixel from another part of the texture
+    inside = (face.sum(-1) > 0).astype(np.uint8)
+    inside[15, 15] = 1
+    out = S.median_inside(face, inside, 3)
+    assert np.allclose(out[5:25, 5:25], (0.8, 0.5, 0.4), atol=1e-6)  # the speck gone, the corners kept
 
 
 def test_a_bearded_face_takes_its_skin_colour_outside_the_beard():

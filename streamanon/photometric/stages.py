@@ -240,7 +240,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     target = _scaled(p.target, f)
     raster, normals = _raster(target, (hs, ws))
     both = raster.interpolate(np.concatenate([layout.uv, normals], 1).astype(np.float32), layout.tris)
-    albedo = despeckle(U.sample(p.albedo, both[:, :2]), raster.pixels, (hs, ws), 3)
+    albedo = U.sample(p.albedo, both[:, :2])
     pixel_normals = both[:, 2:] / np.maximum(np.linalg.norm(both[:, 2:], axis=1, keepdims=True), 1e-9)
     shade = shading(pixel_normals, p.sh)
     face = albedo.reshape(-1, 3) * tone
@@ -249,41 +249,50 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     face *= soft_floor(despeckle(shade, raster.pixels, (hs, ws)), SHADE_FLOOR)[:, None]
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
+    covered = raster.mask()
+    # where a reshaped lip's triangles overlap, single pixels took the albedo of another part of the texture
+    # (specks along the lips): a 3x3 median of the face (its shading is smooth already)
+    img = lin.reshape(hs, ws, 3)
+    cv2.copyTo(median_inside(img, covered.view(np.uint8), 3), covered.view(np.uint8), img)
     uvmap = np.full((hs * ws, 2), -1.0, np.float32)
     uvmap[raster.pixels] = both[:, :2]
-    covered = raster.mask()
     alpha = np.zeros((hs, ws), np.uint8)  # the mouth opening, anti-aliased: its edge is no staircase when upscaled
     cv2.fillPoly(alpha, [np.round(target[layout.mouth, :2] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     mouth = alpha > 0
-    if mouth.any():
-        a = (alpha.astype(np.float32) / 255.0).ravel()[:, None]
-        img, weight = lin.reshape(hs, ws, 3), covered.astype(np.float32)
+    if mouth.any():  # within the mouth's box: its edge mixes the lips (spread over the gap) and the mouth colour
+        ys, xs = np.nonzero(mouth)
+        box = (slice(max(ys.min() - 4, 0), ys.max() + 5), slice(max(xs.min() - 4, 0), xs.max() + 5))
+        img = lin.reshape(hs, ws, 3)[box]
+        weight = covered[box].astype(np.float32)
         lips = cv2.GaussianBlur(img, (0, 0), 1.0) / np.maximum(cv2.GaussianBlur(weight, (0, 0), 1.0), 1e-4)[..., None]
-        base = np.where(covered[..., None], img, lips).reshape(-1, 3)
-        sel = mouth.ravel()
-        lin[sel] = base[sel] * (1 - a[sel]) + (MOUTH_ALBEDO * tone * 0.6) * a[sel]
+        cv2.copyTo(img, covered[box].astype(np.uint8), lips)
+        a = (alpha[box].astype(np.float32) / 255.0)[..., None]
+        img[...] = np.where(mouth[box][..., None], lips * (1 - a) + (MOUTH_ALBEDO * tone * 0.6) * a, img)
         mouth &= ~covered
     p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
     p.uv = uvmap.reshape(hs, ws, 2)
     p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
 
 
-def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], size: int = 5) -> np.ndarray:
-    """``values`` (K,) or (K, C) at flat ``pixels`` of an image of ``shape``, median-filtered (``size`` 3 or 5).
-    Thin triangles under the nose and at the mouth corners, nearly edge-on, got interpolated normals that face
-    away: dark slivers and dots in the shading (spikes under the nose). Where a reshaped lip's triangles overlap,
-    single pixels took the albedo of another part of the texture (specks along the lips). A median keeps the
-    broad form of both."""
+def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``values`` (K,) at flat ``pixels`` of an image of ``shape``, median-filtered (5x5). Thin triangles under
+    the nose and at the mouth corners, nearly edge-on, got interpolated normals that face away: dark slivers and
+    dots in the shading (spikes under the nose). A median keeps the shading's broad form."""
     h, w = shape
-    img = np.zeros((h * w,) + values.shape[1:], np.float32)
+    img = np.zeros(h * w, np.float32)
     img[pixels] = values
-    inside = np.zeros(h * w, np.float32)
-    inside[pixels] = 1.0
-    img, inside = img.reshape((h, w) + values.shape[1:]), inside.reshape(h, w)
-    near = np.maximum(cv2.GaussianBlur(inside, (0, 0), 2.0), 1e-4)
+    inside = np.zeros(h * w, np.uint8)
+    inside[pixels] = 1
+    return median_inside(img.reshape(h, w), inside.reshape(h, w), 5).ravel()[pixels]
+
+
+def median_inside(img: np.ndarray, inside: np.ndarray, size: int) -> np.ndarray:
+    """(H, W[, C]) float32 ``img`` median-filtered (``size`` 3 or 5) as if what lies outside the (H, W) uint8
+    ``inside`` were a smooth spread of what lies in it (no black pulled into the edge); outside, that spread."""
+    near = np.maximum(cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 2.0), 1e-4)
     spread = cv2.GaussianBlur(img, (0, 0), 2.0) / (near if img.ndim == 2 else near[..., None])
-    img = np.where((inside > 0) if img.ndim == 2 else (inside > 0)[..., None], img, spread)  # no black pulled in
-    return cv2.medianBlur(img, size).reshape((h * w,) + values.shape[1:])[pixels]
+    cv2.copyTo(img, inside, spread)
+    return cv2.medianBlur(spread, size)
 
 
 def colour(p: FacePatch) -> None:
