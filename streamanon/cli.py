@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no per-track smoothing of lighting, colour and grain (default: on)")
     g.add_argument("--no-refine", action="store_true",
                    help="no refinement generator (stage 6: the U-Net that corrects the rendered face)")
+    g.add_argument("--keep-hair", action="store_true",
+                   help="keep the original's fringe and strands in front of the new face (more realistic, but the "
+                        "person is easier to identify by it: rank-1 about doubles; default: covered)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
@@ -119,7 +122,8 @@ def _options(args: argparse.Namespace):
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
         generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
                                   colour=not args.no_colour, grain=not args.no_grain,
-                                  temporal=not args.no_temporal, refine=not args.no_refine),
+                                  temporal=not args.no_temporal, refine=not args.no_refine,
+                                  hair=args.keep_hair),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
                                   detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,

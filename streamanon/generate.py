@@ -81,8 +81,9 @@ class GenerateSettings:
     expression_weight: how much of the identity change reaches the lips, eyes and brows (0 keeps their
     exact shape, 1 swaps their identity part too; default 0.4 for the mesh, 0.5 for the networks, each
     measured: docs/results.md). seed: the synthetic identities drawn per track.
-    relight, colour, grain, temporal, refine: the mesh variant's stages (off: ablations; refine is the
-    refinement generator, engines/refiner.onnx)."""
+    relight, colour, grain, temporal, refine, hair: the mesh variant's stages (off: ablations; refine is the
+    refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front of the
+    face: more realistic, easier to re-identify)."""
 
     variant: str = "mesh"
     swap: bool = True
@@ -94,6 +95,7 @@ class GenerateSettings:
     grain: bool = True
     temporal: bool = True
     refine: bool = True
+    hair: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -108,7 +110,7 @@ class GenerateSettings:
 
     def photometric(self) -> PhotometricSettings:
         return PhotometricSettings(relight=self.relight, colour=self.colour, grain=self.grain,
-                                   temporal=self.temporal, refine=self.refine)
+                                   temporal=self.temporal, refine=self.refine, hair=self.hair)
 
 
 VARIANTS = ("mesh", "dense", "sparse")

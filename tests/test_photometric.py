@@ -261,7 +261,7 @@ needs_texture = pytest.mark.skipif(not (ENGINES_DIR / "texture_model.npz").exist
 @needs_texture
 def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_faces):
     rgb, faces = frame_and_faces
-    gen = FaceGenerator(GenerateSettings())
+    gen = FaceGenerator(GenerateSettings(hair=True))
     out = rgb.copy()
     assert gen.apply(out, faces) == 0
     box = faces.boxes[0].astype(int)
@@ -277,13 +277,13 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     flat = FaceGenerator(GenerateSettings(relight=False))
     assert flat.renderer.settings.relight is False
     again = rgb.copy()
-    FaceGenerator(GenerateSettings()).apply(again, faces)
+    FaceGenerator(GenerateSettings(hair=True)).apply(again, faces)
     assert np.array_equal(again, out)  # same seed and track: the same face of nobody
 
 
 @needs_texture
 @pytest.mark.parametrize("stage", ["measure", "render", "colour", "upscale", "features", "grain", "compose",
-                                   "refine"])
+                                   "refine", "hair"])
 def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
     rgb, faces = frame_and_faces
 
@@ -291,7 +291,7 @@ def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, m
         raise RuntimeError(f"{stage} broke")
 
     monkeypatch.setattr(S, stage, broken)
-    gen = FaceGenerator(GenerateSettings())
+    gen = FaceGenerator(GenerateSettings(hair=stage == "hair"))
     out = rgb.copy()
     assert gen.apply(out, faces) == 1
     box = faces.boxes[0].astype(int)
@@ -330,6 +330,8 @@ def test_cli_flags_reach_the_settings():
                                       "--no-grain", "--no-refine"])
     g = _options(args).generate
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
+    assert g.hair is False and g.photometric().hair is False  # opt-in
+    assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--keep-hair"])).generate.photometric().hair
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
     assert (g.variant, g.relight, g.colour, g.temporal, g.grain) == ("mesh", True, True, True, True)
 
@@ -538,3 +540,54 @@ def test_a_bearded_face_takes_its_skin_colour_outside_the_beard():
         results.append(p.render[~beard].mean(0))
     assert np.abs(results[1] - render[~beard].mean(0)).max() < 0.01  # already the right skin: unchanged
     assert np.abs(results[0] - render[~beard].mean(0)).max() > 0.05  # the beard counted as skin: moved
+
+
+def _hair_scene(model3d, hair_rgb, skin_rgb=(205, 160, 135)):
+    """A skin-coloured face on a grey ground, a fringe of ``hair_rgb`` from the top of the frame down over the
+    forehead, a dark mole on a cheek and dark brows below a bare band of forehead."""
+    from streamanon.faces.landmarks import FACE_OVAL
+
+    pts = face_points(model3d, size=300, offset=60)
+    img = np.full((420, 420, 3), 128, np.uint8)
+    cv2.fillPoly(img, [np.round(pts[FACE_OVAL]).astype(np.int32)], skin_rgb)
+    top = pts[FACE_OVAL, 1].min()
+    brow = pts[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].min()
+    fringe_end = int(top + 0.45 * (brow - top))
+    img[:fringe_end, 120:300] = hair_rgb
+    for i in (70, 300):
+        cv2.circle(img, tuple(np.round(pts[i]).astype(int)), 6, (60, 40, 30), -1)  # brows
+    mole = np.round((pts[234] + pts[1]) / 2).astype(int)  # between the cheek's edge and the nose tip
+    cv2.circle(img, tuple(mole), 5, (50, 35, 30), -1)
+    stats = lab_stats(np.array(skin_rgb, np.float32)[None].repeat(50, 0) / 255.0 +
+                      np.random.default_rng(0).normal(0, 0.02, (50, 3)).astype(np.float32))
+    return img, pts, stats, fringe_end, brow, mole
+
+
+@pytest.mark.parametrize("hair_rgb", [(55, 40, 30), (200, 120, 70)])  # dark, and red (close to the skin's hue)
+def test_a_fringe_stays_in_front_of_the_new_face_but_brows_and_moles_do_not(model3d, hair_rgb):
+    from streamanon.photometric.hair import hair_mask, keep_hair
+
+    img, pts, stats, fringe_end, brow, mole = _hair_scene(model3d, hair_rgb)
+    alpha = hair_mask(img, pts, stats, 300.0)
+    top = int(pts[10, 1])
+    assert alpha[top + 3:fringe_end - 3, 180:240].mean() > 0.9  # the fringe inside the face outline
+    assert alpha[fringe_end + 4:int(brow) - 2, 180:240].max() < 0.1  # bare forehead below it
+    assert alpha[mole[1] - 3:mole[1] + 4, mole[0] - 3:mole[0] + 4].max() < 0.1  # an island inside the face
+    for i in (70, 300):
+        x, y = np.round(pts[i]).astype(int)
+        assert alpha[y, x] < 0.1
+    eye = np.round(pts[159]).astype(int)
+    assert alpha[eye[1] - 5:eye[1] + 5, eye[0] - 5:eye[0] + 5].max() == 0
+    out = keep_hair(np.zeros_like(img), img, alpha)
+    assert np.abs(out[top + 5, 210].astype(int) - img[top + 5, 210]).max() <= 2
+
+
+def test_a_bald_head_keeps_no_forehead(model3d):
+    from streamanon.photometric.hair import hair_mask
+
+    skin = (205, 160, 135)
+    img, pts, stats, fringe_end, _, _ = _hair_scene(model3d, (204, 161, 133), skin)  # the scalp: skin again
+    img[:int(pts[10, 1]), 100:320] = skin
+    alpha = hair_mask(img, pts, stats, 300.0)
+    top, brow = int(pts[10, 1]), int(pts[[70, 300], 1].min())
+    assert alpha[top - 20:brow - 8, 160:260].max() < 0.1  # scalp and forehead are skin

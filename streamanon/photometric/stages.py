@@ -5,11 +5,14 @@
     resolution) -> colour (CIELAB mean and spread of the skin) -> grain
     -> compose (cover region, feathered Laplacian-pyramid blend into the frame)
     -> refine (the refinement generator's correction, computed on a 96 px aligned crop, its low frequencies
-    smoothed per track, upsampled and added inside the cover)
+    smoothed per track, upsampled and added inside the cover) -> hair (opt-in: the original's fringe and strands
+    laid back in front of the face)
 
-The original's pixels only give numbers (9 SH coefficients, 6 colour statistics, 3 lip-colour factors, one
-detail level); nothing of
-its image is copied into the face, and the band between its outline and the new one is blurred.
+The original's face only gives numbers (9 SH coefficients, 6 colour statistics, 3 lip-colour factors, one
+detail level, a beard darkness); nothing of its face is copied into the new one, and the band between its
+outline and the new one is blurred. Only with the opt-in hair stage, hair that lies in front of the face (joined to
+the hair outside it, away from the eyes, nose and mouth) is laid back as the frame shows it; it makes the person
+easier to identify (docs/results.md), so it is off by default.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .features import (
     shade_sockets,
 )
 from .grain import grain_amount, grey_texture_variance
+from .hair import hair_mask, keep_hair
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
 from .resample import shrink
@@ -58,7 +62,7 @@ EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the f
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
 FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
-          "refine")
+          "refine", "hair")
 CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
 # share of the refinement's correction that is applied: at 1.0 the re-detected eyes and lips moved (expression
 # NME 0.0354 on the 68 CelebA-HQ faces, over the 0.035 bound); at 0.7 it is 0.0346 (docs/results.md)
@@ -81,6 +85,7 @@ class PhotometricSettings:
     grain: bool = True
     temporal: bool = True
     refine: bool = True
+    hair: bool = False
     light_side: int = 128
     render_side: int = 160
     alpha: float = 0.3
@@ -435,6 +440,14 @@ def refine(p: FacePatch, engine, store: TemporalStore | None = None) -> None:
     p.output = add_correction(p.output, corr * REFINE_STRENGTH, m, inward_feather(p.cover, _grow(p)))
 
 
+def hair(p: FacePatch) -> None:
+    """The original's hair in front of the face (hair.hair_mask: fringes and strands over the forehead, temples
+    and outer cheeks) laid back over the output."""
+    alpha = hair_mask(p.original, p.own, p.lab, p.size)
+    if alpha.any():
+        p.output = keep_hair(p.output, p.original, alpha)
+
+
 def inward_feather(cover: np.ndarray, k: int, side: int = 160) -> np.ndarray:
     """(H, W) float weight: 1 inside ``cover`` fading to 0 at its edge over about ``k`` px (a correction that
     stops at a hard edge draws a line there); computed with the cover at most ``side`` px (it is smooth)."""
@@ -554,6 +567,8 @@ class FaceRenderer:
         self._timed("compose", compose, p)
         if s.refine:
             self._timed("refine", refine, p, self.refiner, self.corrections if s.temporal else None)
+        if s.hair and p.lab is not None:
+            self._timed("hair", hair, p)
         rgb[y0:y1, x0:x1] = p.output
         self.faces += 1
 
