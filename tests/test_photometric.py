@@ -591,3 +591,29 @@ def test_a_bald_head_keeps_no_forehead(model3d):
     alpha = hair_mask(img, pts, stats, 300.0)
     top, brow = int(pts[10, 1]), int(pts[[70, 300], 1].min())
     assert alpha[top - 20:brow - 8, 160:260].max() < 0.1  # scalp and forehead are skin
+
+
+def test_single_lashes_grow_above_the_upper_lid_of_wide_eyes_only(model3d):
+    from streamanon.photometric.features import LASH_MIN_WIDTH, draw_eyes, eye_indices, lash_strokes
+
+    lashes = lash_strokes(np.random.default_rng(3))
+    assert np.array_equal(lashes, lash_strokes(np.random.default_rng(3)))  # a track keeps its lashes
+    iris = np.array([0.3, 0.2, 0.1], np.float32)
+
+    def darkening(size: float) -> tuple[float, float]:
+        pts = face_points(model3d, size=size, offset=size * 0.2)
+        shape = (int(size * 1.4), int(size * 1.4), 3)
+        plain, lashed = np.full(shape, 0.6, np.float32), np.full(shape, 0.6, np.float32)
+        draw_eyes(plain, pts, iris, 1.0)
+        draw_eyes(lashed, pts, iris, 1.0, lashes)
+        eye = eye_indices()[0]
+        c = pts[eye.contour]
+        top, height, width = c[:, 1].min(), np.ptp(c[:, 1]), np.ptp(c[:, 0])
+        band = (slice(int(top - 0.45 * height), int(top - 0.15 * height)),
+                slice(int(c[:, 0].min() - 0.1 * width), int(c[:, 0].max() + 0.1 * width)))
+        return float((plain[band] - lashed[band]).mean()), width
+
+    gain, width = darkening(900.0)
+    assert width >= LASH_MIN_WIDTH and gain > 0.003  # hairs above the lash line
+    gain, width = darkening(120.0)
+    assert width < LASH_MIN_WIDTH and gain == 0.0  # a small eye gets the line only

@@ -20,6 +20,8 @@ UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
 IRIS_PALETTE = np.array([[0.20, 0.12, 0.08], [0.33, 0.20, 0.11], [0.42, 0.32, 0.18], [0.36, 0.40, 0.30],
                          [0.38, 0.45, 0.52], [0.27, 0.40, 0.58]], np.float32)
 IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
+LASHES = 30  # upper lashes per eye
+LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
 HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 
 
@@ -68,11 +70,20 @@ class Look:
     brows: np.ndarray
     brow_shade: float
     lips: np.ndarray
+    lashes: np.ndarray | None = None  # from ``lash_strokes``
 
 
 def random_look(rng: np.random.Generator) -> Look:
-    """A track's eyes, brows and lips, drawn from ``rng``."""
-    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng))
+    """A track's eyes, brows, lips and lashes, drawn from ``rng`` (the lashes last: the other draws stay as they
+    were before there were lashes)."""
+    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng), lash_strokes(rng))
+
+
+def lash_strokes(rng: np.random.Generator, count: int = LASHES) -> np.ndarray:
+    """(count, 3) upper lashes of one track (both eyes alike): position along the upper lid (0 at the outer corner,
+    1 at the inner), length factor and a tilt jitter (radians)."""
+    t = np.sort(rng.uniform(0.0, 0.9, count))
+    return np.stack([t, rng.uniform(0.75, 1.25, count), rng.normal(0.0, 0.12, count)], 1).astype(np.float32)
 
 
 def iris_colour(rng: np.random.Generator) -> np.ndarray:
@@ -107,9 +118,11 @@ def _box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[tuple[
     return (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0]))), lo.astype(np.float64)
 
 
-def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float) -> None:
-    """Sclera, iris, pupil, highlight and lash line of both eyes into the (H, W, 3) image, in place.
-    ``light``: brightness of the face (about 1 for a well-lit face)."""
+def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float,
+              lashes: np.ndarray | None = None) -> None:
+    """Sclera, iris, pupil, highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least
+    LASH_MIN_WIDTH px) single upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness
+    of the face (about 1 for a well-lit face)."""
     for eye in eye_indices():
         contour = points[eye.contour, :2]
         height = max(float(np.ptp(contour[:, 1])), 1.0)
@@ -154,7 +167,41 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         cv2.polylines(lash, [np.round(lower * 16).astype(np.int32)], False, 90, max(1, thick // 2), cv2.LINE_AA,
                       shift=4)
         soft = cv2.GaussianBlur(lash.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.25 * thick))
+        if lashes is not None and np.ptp(c[:, 0]) >= LASH_MIN_WIDTH:  # fine hairs, less blurred than the line
+            fine = np.zeros(sub.shape[:2], np.uint8)
+            strokes = np.round(lash_curves(upper, c.mean(0), height, lashes) * 16).astype(np.int32)
+            width = max(1, round(0.035 * height))
+            cv2.polylines(fine, list(strokes), False, 200, width, cv2.LINE_AA, shift=4)
+            cv2.polylines(fine, list(strokes[:, :2]), False, 255, width, cv2.LINE_AA, shift=4)  # darker at the root
+            soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.4))
         _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
+
+
+def lash_curves(upper: np.ndarray, centre: np.ndarray, height: float, lashes: np.ndarray) -> np.ndarray:
+    """(L, 4, 2) polylines of single lashes on the (K, 2) upper lid ``upper`` (from the outer corner) of an eye
+    with centre ``centre`` and ``height`` px: out of the lid, away from the eye, leaning to the outer corner
+    more towards it, longer in the outer half, curling up at the tip."""
+    seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
+    arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
+    t = lashes[:, 0]
+    base = np.stack([np.interp(t, arc, upper[:, 0]), np.interp(t, arc, upper[:, 1])], 1)
+    ahead = np.stack([np.interp(np.maximum(t - 0.05, 0), arc, upper[:, 0]),
+                      np.interp(np.maximum(t - 0.05, 0), arc, upper[:, 1])], 1)  # towards the outer corner
+    outward = base - centre
+    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
+    lean = ahead - base
+    lean /= np.maximum(np.linalg.norm(lean, axis=1, keepdims=True), 1e-6)
+    w = (0.6 * (1 - t))[:, None]  # lean: most at the outer corner
+    d = outward * (1 - w) + lean * w
+    angle = lashes[:, 2]
+    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    d = np.concatenate([d[:, :1] * cos - d[:, 1:] * sin, d[:, :1] * sin + d[:, 1:] * cos], 1)
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+    length = (0.2 + 0.25 * (1 - t)) * height * lashes[:, 1]  # foreshortened: they point at the camera
+    up = np.array([0.0, -1.0])
+    steps = np.array([0.0, 0.4, 0.75, 1.0])[None, :, None]
+    curl = (steps ** 2) * 0.35 * length[:, None, None] * up  # the tips turn upwards
+    return base[:, None] + steps * (length[:, None] * d)[:, None] + curl
 
 
 def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:

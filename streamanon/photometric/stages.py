@@ -385,7 +385,7 @@ def features(p: FacePatch) -> None:
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
-    draw_eyes(p.render, p.target, p.look.iris, light)
+    draw_eyes(p.render, p.target, p.look.iris, light, p.look.lashes)
     draw_mouth(p.render, p.target, p.size, light)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size
