@@ -245,12 +245,12 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     inside = np.empty_like(sub)
     inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
     if gap > 0.03 * size:
-        depth = min(0.65 * gap, 0.08 * size)
+        depth = min(0.75 * gap, 0.09 * size)
         teeth = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
         _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * teeth)
-        if gap > 0.08 * size:  # wide open: the lower teeth show too, a little darker
-            low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.2 * gap))[::-1]]))
-            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.2 * gap, down=False), 0.8 * low)
+        if gap > 0.07 * size:  # wide open: the lower teeth show too, a little darker
+            low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.25 * gap))[::-1]]))
+            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.25 * gap, down=False), 0.8 * low)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
 
 
@@ -265,7 +265,7 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     centre, half = float(arc[:, 0].mean()), max(float(np.ptp(arc[:, 0])) / 2, 1.0)
     u = np.abs(gx - centre) / half
-    edges = np.array([0.0, 0.24, 0.45, 0.63, 0.78, 0.9, 1.0])
+    edges = np.array([0.0, 0.3, 0.52, 0.69, 0.82, 0.92, 1.0])  # the side teeth turn away: narrower
     k = np.clip(np.searchsorted(edges, u) - 1, 0, len(edges) - 2)
     width = edges[k + 1] - edges[k]
     frac = np.clip((u - edges[k]) / width, 0, 1)  # across one tooth, 0..1
@@ -275,8 +275,8 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     across = 1.0 - 0.1 * (2 * frac - 1) ** 2
     to_gap = np.minimum(frac, 1 - frac) * width * half  # px to the nearest gap
     gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
-    shade = np.clip(1 - 0.75 * u ** 2, 0.2, 1) * across * (1 - 0.25 * gap) * (1 - 0.1 * v ** 4)
-    colour = np.array([0.93, 0.88, 0.79], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
+    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - 0.25 * gap) * (1 - 0.1 * v ** 4)
+    colour = np.array([0.96, 0.92, 0.84], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
         np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
     return (colour * min(0.55 + 0.45 * light, 1.05) * shade[..., None]).astype(np.float32)
 
