@@ -21,6 +21,7 @@ IRIS_PALETTE = np.array([[0.20, 0.12, 0.08], [0.33, 0.20, 0.11], [0.42, 0.32, 0.
                          [0.38, 0.45, 0.52], [0.27, 0.40, 0.58]], np.float32)
 IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
 LASHES = 30  # upper lashes per eye
+CHIN, FOREHEAD = 152, 10  # mesh points: the face's up direction
 LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
 HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 
@@ -123,6 +124,8 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
     """Sclera, iris, pupil, highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least
     LASH_MIN_WIDTH px) single upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness
     of the face (about 1 for a well-lit face)."""
+    up = points[FOREHEAD, :2] - points[CHIN, :2]
+    up = (up / max(float(np.linalg.norm(up)), 1e-6)).astype(np.float64)
     for eye in eye_indices():
         contour = points[eye.contour, :2]
         height = max(float(np.ptp(contour[:, 1])), 1.0)
@@ -169,36 +172,35 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         soft = cv2.GaussianBlur(lash.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.25 * thick))
         if lashes is not None and np.ptp(c[:, 0]) >= LASH_MIN_WIDTH:  # fine hairs, less blurred than the line
             fine = np.zeros(sub.shape[:2], np.uint8)
-            strokes = np.round(lash_curves(upper, c.mean(0), height, lashes) * 16).astype(np.int32)
-            width = max(1, round(0.035 * height))
+            strokes = np.round(lash_curves(upper, up, float(np.ptp(c[:, 0])), lashes) * 16).astype(np.int32)
+            width = max(1, round(0.012 * np.ptp(c[:, 0])))
             cv2.polylines(fine, list(strokes), False, 200, width, cv2.LINE_AA, shift=4)
             cv2.polylines(fine, list(strokes[:, :2]), False, 255, width, cv2.LINE_AA, shift=4)  # darker at the root
             soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.4))
         _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
 
 
-def lash_curves(upper: np.ndarray, centre: np.ndarray, height: float, lashes: np.ndarray) -> np.ndarray:
+def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndarray) -> np.ndarray:
     """(L, 4, 2) polylines of single lashes on the (K, 2) upper lid ``upper`` (from the outer corner) of an eye
-    with centre ``centre`` and ``height`` px: out of the lid, away from the eye, leaning to the outer corner
-    more towards it, longer in the outer half, curling up at the tip."""
+    ``width`` px wide, in a face whose (2,) unit ``up`` points from the chin to the forehead: out of the lid
+    upwards, leaning to the outer corner more towards it, longer in the outer half, curling up at the tip. They
+    depend on the lid's line and the eye's width only, not on how open it is: a blink moves them with the lid
+    instead of turning them."""
     seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
     arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
     t = lashes[:, 0]
     base = np.stack([np.interp(t, arc, upper[:, 0]), np.interp(t, arc, upper[:, 1])], 1)
     ahead = np.stack([np.interp(np.maximum(t - 0.05, 0), arc, upper[:, 0]),
                       np.interp(np.maximum(t - 0.05, 0), arc, upper[:, 1])], 1)  # towards the outer corner
-    outward = base - centre
-    outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-6)
     lean = ahead - base
     lean /= np.maximum(np.linalg.norm(lean, axis=1, keepdims=True), 1e-6)
-    w = (0.6 * (1 - t))[:, None]  # lean: most at the outer corner
-    d = outward * (1 - w) + lean * w
+    w = (0.75 * (1 - t))[:, None]  # lean: most at the outer corner
+    d = up[None] * (1 - w) + lean * w
     angle = lashes[:, 2]
     cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
     d = np.concatenate([d[:, :1] * cos - d[:, 1:] * sin, d[:, :1] * sin + d[:, 1:] * cos], 1)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-    length = (0.2 + 0.25 * (1 - t)) * height * lashes[:, 1]  # foreshortened: they point at the camera
-    up = np.array([0.0, -1.0])
+    length = (0.09 + 0.12 * (1 - t)) * width * lashes[:, 1]  # foreshortened: they point at the camera
     steps = np.array([0.0, 0.4, 0.75, 1.0])[None, :, None]
     curl = (steps ** 2) * 0.35 * length[:, None, None] * up  # the tips turn upwards
     return base[:, None] + steps * (length[:, None] * d)[:, None] + curl
