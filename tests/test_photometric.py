@@ -617,3 +617,31 @@ def test_single_lashes_grow_above_the_upper_lid_of_wide_eyes_only(model3d):
     assert width >= LASH_MIN_WIDTH and gain > 0.003  # hairs above the lash line
     gain, width = darkening(120.0)
     assert width < LASH_MIN_WIDTH and gain == 0.0  # a small eye gets the line only
+
+
+def test_beyond_the_face_the_cover_shows_hair_as_hair_and_skin_as_the_render():
+    """The band between the new face and the cover's edge: where the frame is hair, its strands stay visible
+    (softened a little, not a 96 px smear); where it is skin, the render's colours continue."""
+    h = w = 400
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - 200, xx - 200)
+    skin_rgb = np.array([205, 160, 135], np.uint8)
+    original = np.empty((h, w, 3), np.uint8)
+    original[:] = skin_rgb
+    hair = (xx < 200) & (r > 120)  # dark strands on the left, outside a face of radius 120
+    stripes = np.where((xx // 6) % 2 == 0, 30, 70).astype(np.uint8)
+    original[hair] = np.stack([stripes, stripes * 0.8, stripes * 0.6], -1)[hair].astype(np.uint8)
+    p = S.FacePatch(0, (0, 0, w, h), original, np.zeros((478, 3)), np.zeros((478, 3)), np.zeros((8, 8, 3)),
+                    np.zeros((8, 8), np.float32), 300.0)
+    p.lab = lab_stats(original[100:300, 150:250].reshape(-1, 3).astype(np.float32) / 255.0)
+    p.covered = r < 100
+    p.render = np.where(p.covered[..., None], 0.6, 0.0).astype(np.float32) * np.ones(3, np.float32)
+    base, _ = S._edge_fill(p, r < 150)
+    band_hair = hair & (r > 125) & (r < 145) & (np.abs(yy - 200) < 40)
+
+    def strands(grey: np.ndarray) -> float:  # the stripes' amplitude in the band
+        return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 6))[band_hair].mean())
+
+    assert strands(base.mean(-1)) > 0.5 * strands(original.mean(-1).astype(np.float32) / 255.0)
+    band_skin = (xx > 200) & (r > 110) & (r < 140) & (np.abs(yy - 200) < 40)
+    assert np.abs(base[band_skin] - 0.6).max() < 0.15  # the render's colours continue over the skin

@@ -9,10 +9,11 @@
     laid back in front of the face)
 
 The original's face only gives numbers (9 SH coefficients, 6 colour statistics, 3 lip-colour factors, one
-detail level, a beard darkness); nothing of its face is copied into the new one, and the band between its
-outline and the new one is blurred. Only with the opt-in hair stage, hair that lies in front of the face (joined to
-the hair outside it, away from the eyes, nose and mouth) is laid back as the frame shows it; it makes the person
-easier to identify (docs/results.md), so it is off by default.
+detail level, a beard darkness); nothing of its face is copied into the new one. In the band between its
+outline and the new one, what is skin takes the render's colours and the rest (hair, background) is softened.
+Only with the opt-in hair stage, hair that lies in front of the face (joined to the hair outside it, away from
+the eyes, nose and mouth) is laid back as the frame shows it; it makes the person easier to identify
+(docs/results.md), so it is off by default.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ SHADE_FLOOR = 0.35
 BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+BAND_SOFTNESS = 0.004  # blur (share of the face size) of the hair and background the cover shows beyond the face
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
 FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
@@ -475,9 +477,10 @@ def skin_like(lab: np.ndarray, stats: LabStats) -> np.ndarray:
 
 def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 96.0) -> tuple[np.ndarray, np.ndarray]:
     """(what the cover shows beyond the render, the shift that makes the render meet the frame), both (H, W, 3)
-    float, computed with the face at ``side`` px (they are smooth) and upscaled. Beyond the render: its
-    colours extended and shifted where the frame around is skin; a blur of the frame (3% of the face) where
-    it is not (hair, background: no skin-coloured halo over them)."""
+    float. Beyond the render: its colours extended and shifted where the frame around is skin (computed with
+    the face at ``side`` px, they are smooth, and upscaled); where it is not (hair, background: no
+    skin-coloured halo over them), the frame at full size, softened by BAND_SOFTNESS of the face (a copy at
+    ``side`` px smeared the hair around the face)."""
     h, w = p.original.shape[:2]
     f = min(1.0, side / max(p.size, 1.0))
     size = (max(1, round(w * f)), max(1, round(h * f)))
@@ -490,11 +493,13 @@ def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 96.0) -> tuple[np.
     skin = np.ones(size[::-1], bool) if p.lab is None else skin_like(to_lab_fast(frame), p.lab)
     offset = boundary_offset(extended, frame, inside, max(2, round(0.03 * side)), EDGE_REACH * side, skin, covered)
     offset = np.clip(offset, -MAX_SHIFT, MAX_SHIFT)
-    other = cv2.GaussianBlur((~skin).astype(np.float32), (0, 0), 0.01 * side)[..., None]
-    base = (extended + offset) * (1 - other) + cv2.GaussianBlur(small, (0, 0), 0.03 * side) * other
+    other = cv2.GaussianBlur((~skin).astype(np.float32), (0, 0), 0.01 * side)
     up = (w, h)
-    return (cv2.resize(base, up, interpolation=cv2.INTER_LINEAR),
-            cv2.resize(offset, up, interpolation=cv2.INTER_LINEAR))
+    skin_side = cv2.resize((extended + offset) * (1 - other[..., None]), up, interpolation=cv2.INTER_LINEAR)
+    other = cv2.resize(other, up, interpolation=cv2.INTER_LINEAR)[..., None]
+    # hair and background in the band: the frame itself, softened a little (a 96 px copy was a smear)
+    sharp = cv2.GaussianBlur(p.original, (0, 0), max(0.6, BAND_SOFTNESS * p.size)).astype(np.float32) / 255.0
+    return skin_side + sharp * other, cv2.resize(offset, up, interpolation=cv2.INTER_LINEAR)
 
 
 class FaceRenderer:
