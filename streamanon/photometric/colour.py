@@ -65,3 +65,16 @@ def typical(rgb: np.ndarray, k: float = 2.5) -> np.ndarray:
     dev = np.abs(lab - med)
     mad = 1.4826 * np.median(dev, 0) + np.array([1.0, 0.5, 0.5])
     return (dev <= k * mad).all(1)
+
+
+def skin_distance(lab: np.ndarray, stats: LabStats) -> np.ndarray:
+    """(...) float in [0, 1]: how far CIELAB pixels (..., 3) lie beyond the skin's bounds (chroma within 2 spreads
+    + 2, lightness from 2 spreads + 5 darker to 2.5 spreads + 12 lighter, for lit foreheads): 0 inside them, 1
+    from one spread (+ 5 lightness, + 2 chroma) beyond them."""
+    d = lab - stats.mean
+    sl, sa, sb = (float(v) for v in stats.std)
+    far = np.maximum.reduce([(-d[..., 0] - (2.0 * sl + 5.0)) / (sl + 5.0),
+                             (d[..., 0] - (2.5 * sl + 12.0)) / (sl + 5.0),
+                             (np.abs(d[..., 1]) - (2.0 * sa + 2.0)) / (sa + 2.0),
+                             (np.abs(d[..., 2]) - (2.0 * sb + 2.0)) / (sb + 2.0)])
+    return np.clip(far, 0, 1)

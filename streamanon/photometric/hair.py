@@ -18,7 +18,8 @@ import numpy as np
 from mediapipe.python.solutions import face_mesh as _fm
 
 from ..faces.landmarks import FACE_OVAL, mesh_indices
-from .colour import LabStats, to_lab_fast
+from .colour import LabStats, skin_distance, to_lab_fast
+from .features import CHIN, FOREHEAD
 from .resample import shrink
 
 HAIR_SIDE = 192  # px: the mask is computed with the face at most this size, then upscaled (soft)
@@ -27,7 +28,6 @@ CORE = np.unique(np.concatenate([mesh_indices(e) for e in (
     _fm.FACEMESH_LEFT_EYE, _fm.FACEMESH_RIGHT_EYE, _fm.FACEMESH_LIPS, _fm.FACEMESH_NOSE)]))
 CORE_GROW = 0.06  # the features' hull grows by this share of the face size: no hair is kept there
 MOUTH_CORNERS = (61, 291)
-CHIN, FOREHEAD = 152, 10
 EYE_LINE = (33, 263)  # outer eye corners: the hair colours are sampled above them, the skin's below
 # hair is told by the colours of this face's own hair: a colour counts as hair when it is this many times more
 # frequent (share of pixels) just outside the outline above the eyes than on the cheeks
@@ -37,19 +37,6 @@ BAND = 0.12  # the band outside the outline whose colours sample the hair, as a 
 # high-pass energy this many times the cheeks' (red and blond hair; a bare forehead is smooth)
 TEXTURE_RATIO = 2.0
 MIN_SKIN_ENERGY = 1.5  # grey levels: the cheeks' energy is taken as at least this (a soft, smooth face)
-
-
-def non_skin(lab: np.ndarray, stats: LabStats) -> np.ndarray:
-    """(H, W) float in [0, 1]: how far each CIELAB pixel lies beyond the skin's bounds, those of
-    stages.skin_like (chroma within 2 spreads + 2, lightness from 2 spreads + 5 darker to 2.5 spreads + 12
-    lighter): 0 inside them, 1 from one spread (+ 5 lightness, + 2 chroma) beyond them."""
-    d = lab - stats.mean
-    sl, sa, sb = (float(v) for v in stats.std)
-    far = np.maximum.reduce([(-d[..., 0] - (2.0 * sl + 5.0)) / (sl + 5.0),
-                             (d[..., 0] - (2.5 * sl + 12.0)) / (sl + 5.0),
-                             (np.abs(d[..., 1]) - (2.0 * sa + 2.0)) / (sa + 2.0),
-                             (np.abs(d[..., 2]) - (2.0 * sb + 2.0)) / (sb + 2.0)])
-    return np.clip(far, 0, 1)
 
 
 def texture_energy(grey: np.ndarray) -> np.ndarray:
@@ -98,11 +85,11 @@ def hair_mask(original: np.ndarray, points: np.ndarray, stats: LabStats, size: f
     skin_energy = max(float(np.median(energy[cheeks])) if cheeks.any() else 0.0, MIN_SKIN_ENERGY)
     textured = (energy > TEXTURE_RATIO * skin_energy).astype(np.uint8)
     textured = cv2.morphologyEx(textured, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # an edge's thin line
-    unlike = np.maximum(non_skin(to_lab_fast(small), stats), textured)  # a bare forehead is neither
+    unlike = np.maximum(skin_distance(to_lab_fast(small), stats), textured)  # a bare forehead is neither
     score = hair_colours(small, band, cheeks) * unlike
     hair = (score > 0.5).astype(np.uint8)
     hair = cv2.morphologyEx(hair, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # strands with skin between
-    region = hair & (zone | ~oval.astype(bool)).astype(np.uint8)
+    region = hair & (zone | ~inside).astype(np.uint8)
     n, labels = cv2.connectedComponents(region, connectivity=8)
     if n <= 1:
         return np.zeros((h, w), np.float32)

@@ -30,7 +30,7 @@ from . import mesh as M
 from . import uv as U
 from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
-from .colour import LabStats, lab_stats, to_lab_fast, transfer, typical
+from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
     Look,
     draw_brows,
@@ -468,11 +468,8 @@ def inward_feather(cover: np.ndarray, k: int, side: int = 160) -> np.ndarray:
 
 
 def skin_like(lab: np.ndarray, stats: LabStats) -> np.ndarray:
-    """(H, W) bool: CIELAB pixels near the skin's statistics: chroma within 2 spreads (+ 2), lightness from
-    2 spreads (+ 5) darker to 2.5 spreads (+ 12) lighter (lit foreheads)."""
-    d = lab - stats.mean
-    chroma = (np.abs(d[..., 1:]) <= 2.0 * stats.std[1:] + 2.0).all(-1)
-    return chroma & (d[..., 0] >= -2.0 * stats.std[0] - 5.0) & (d[..., 0] <= 2.5 * stats.std[0] + 12.0)
+    """(H, W) bool: CIELAB pixels within the skin's bounds (colour.skin_distance 0)."""
+    return skin_distance(lab, stats) == 0
 
 
 def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 96.0) -> tuple[np.ndarray, np.ndarray]:
