@@ -29,8 +29,8 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
-from .photometric.features import Look, brow_top, random_look
-from .photometric.grain import noise_texture
+from .photometric.features import Look, brow_top, mouth_arcs, random_look
+from .photometric.grain import marks_texture, noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
 from .photometric.texture import TextureModel, calm_albedo
@@ -54,7 +54,7 @@ EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87,
 # the mesh variant: share of the identity change the lips, eyes and brows take. At 0.4 with identities drawn
 # from the whole population (children too) NME was 0.0323 on the 68 CelebA-HQ faces; with the adult prior and
 # the outline held (OUTLINE_WEIGHT) NME fell to 0.0191 and rank-1 rose to 5.9%; at 0.6: NME 0.0230, rank-1 2.9%
-MESH_EXPRESSION_WEIGHT = 0.6
+MESH_EXPRESSION_WEIGHT = 0.8
 
 
 # the new geometry's outline stays this close to the face's own (share of the identity swap's change at the
@@ -126,6 +126,7 @@ class TrackIdentity:
     albedo: np.ndarray | None = None
     look: Look | None = None
     drawn: np.ndarray | None = None  # the last new geometry in frame pixels (steady_points)
+    marks: np.ndarray | None = None  # the mesh variant's sparse skin marks
 
 
 @dataclass
@@ -138,6 +139,18 @@ class FramePlan:
     fallbacks: int = 0
     cut: bool = False
     patches: list = field(default_factory=list)
+
+
+def keep_mouth_gap(own: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``target`` (N, 2) with each pair of facing inner-lip points (upper, lower) apart as in ``own``, about
+    the target's own middle of the pair. How far the mouth is open is expression, not identity: a sampled
+    identity's lips alone crossed near the corners of a closed mouth and drew dark hooks there."""
+    upper, lower = mouth_arcs()
+    out = target.copy()
+    middle = (target[upper] + target[lower]) / 2
+    half = (own[lower] - own[upper]) / 2
+    out[upper], out[lower] = middle - half, middle + half
+    return out
 
 
 class FaceGenerator:
@@ -172,7 +185,9 @@ class FaceGenerator:
                 self._identity[track_id] = TrackIdentity(coords, noise)
             else:
                 albedo = calm_albedo(self.texture.texture(self.texture.coefficients(rng)), brow_top())
-                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, random_look(rng))
+                marks = marks_texture(np.random.default_rng([self.settings.seed, track_id, 1]))  # a stream of its
+                self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, random_look(rng),
+                                                         marks=marks)  # own: the other draws stay as they were
         return self._identity[track_id]
 
     def forget(self, live_ids: set[int]) -> None:
@@ -185,7 +200,8 @@ class FaceGenerator:
         m = align_matrix(landmarks, CROP)
         own = transform(landmarks[:, :2], m)
         ident = self._track_latent(track_id, own / CROP)
-        target = self.shape_model.new_shape(own, ident.coords, self.weights, CROP) if self.settings.swap else own
+        target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, self.weights, CROP)) \
+            if self.settings.swap else own
         return m, target, ident
 
     def onnx_input(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
@@ -210,7 +226,8 @@ class FaceGenerator:
             size = float(np.ptp(target[:, :2], axis=0).max())
             target = ident.drawn = steady_points(ident.drawn, target, TARGET_JITTER * size)
         self.renderer.seconds["geometry"] += time.perf_counter() - t0
-        return self.renderer.prepare(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look)
+        return self.renderer.prepare(rgb, landmarks, target, track_id, ident.albedo, ident.noise, ident.look,
+                                     ident.marks)
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per rendered face of each photometric stage (empty for the ONNX variants)."""

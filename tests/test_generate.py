@@ -93,3 +93,19 @@ def test_generate_cli_changes_the_identity_and_keeps_a_face(cli, tmp_path):
     distance = np.linalg.norm(judges.descriptor(original, box) - judges.descriptor(anonymized, found[0]))
     assert distance > 0.6, f"re-identified: dlib distance {distance:.3f} < 0.6"
     assert judges.mesh(anonymized, found[0]) is not None
+
+
+def test_the_new_geometry_keeps_the_mouth_as_open_as_the_original_across_identities(frame_and_faces):
+    """How far the mouth is open is expression: every pair of facing inner-lip points of the new geometry is
+    apart as in the original, for any sampled identity (a closed mouth's arcs no longer cross at its corners)."""
+    from streamanon.faces.align import align_matrix, transform
+    from streamanon.photometric.features import mouth_arcs
+
+    rgb, faces = frame_and_faces
+    gen = FaceGenerator(GenerateSettings(variant="mesh", refine=False))
+    upper, lower = mouth_arcs()
+    for track in range(6):
+        _, target, _ = gen.new_geometry(faces.landmarks[0], track)
+        own = transform(faces.landmarks[0][:, :2], align_matrix(faces.landmarks[0], CROP))
+        assert np.allclose(target[lower] - target[upper], own[lower] - own[upper], atol=1e-3)
+        assert not np.allclose(target, own, atol=0.5)  # the rest of the face did change

@@ -645,3 +645,52 @@ def test_beyond_the_face_the_cover_shows_hair_as_hair_and_skin_as_the_render():
     assert strands(base.mean(-1)) > 0.5 * strands(original.mean(-1).astype(np.float32) / 255.0)
     band_skin = (xx > 200) & (r > 110) & (r < 140) & (np.abs(yy - 200) < 40)
     assert np.abs(base[band_skin] - 0.6).max() < 0.15  # the render's colours continue over the skin
+
+
+def test_skin_marks_bring_the_heavy_tail_of_the_skin_detail_up_to_a_capped_target_on_the_skin_only(model3d):
+    """Real skin's Laplacian is heavy-tailed (pores, freckles, creases): its plain variance is several times
+    its robust one. The grain matches the robust level, the track's marks then the plain one, at most MAX_TAIL
+    times the robust level (the rest is hair or a beard over the skin), and never on the lips or lids."""
+    from streamanon.photometric.grain import marks_texture, texture_levels
+
+    pts = face_points(model3d, size=700, offset=100)
+    rgb = np.full((900, 900, 3), 150, np.uint8)
+    albedo = np.full((64, 64, 3), 1.0, np.float32)
+
+    def grained(marks: np.ndarray | None, tail: float) -> S.FacePatch:
+        p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0)), marks=marks)
+        S.render(p, np.array([0.6, 0.45, 0.4], np.float32))
+        S.upscale(p)
+        p.detail, p.tail = 35.0, tail
+        S.grain(p)
+        return p
+
+    marks = marks_texture(np.random.default_rng(1))
+    assert np.array_equal(marks, marks_texture(np.random.default_rng(1))) and marks.max() <= 0.0
+    plain = grained(None, 0.0)
+    for tail, want in ((140.0, S.MAX_TAIL * 35.0), (70.0, 70.0)):
+        p = grained(marks, tail)
+        grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
+        robust, variance = texture_levels(grey, p.skin)
+        assert variance == pytest.approx(want, rel=0.15)
+        assert robust < 1.5 * texture_levels(cv2.cvtColor(plain.render, cv2.COLOR_RGB2GRAY) * 255.0, p.skin)[0]
+        away = cv2.erode((p.covered & ~p.skin & p.cover).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        change = np.abs(p.render - plain.render).max(2)  # off the skin only the grain's amount differs a little
+        assert away.sum() > 500 and np.percentile(change[p.skin], 99.5) > 4 * np.percentile(change[away], 99.5)
+    _, before = texture_levels(cv2.cvtColor(plain.render, cv2.COLOR_RGB2GRAY) * 255.0, plain.skin)
+    assert before < 0.8 * 70.0  # without marks the tail is missing
+
+
+def test_on_dark_skin_the_iris_turns_brown_whole_never_a_blend_and_light_skin_keeps_the_tracks_own():
+    from streamanon.photometric.features import DARK_SKIN, IRIS_PALETTE, iris_for_skin, random_look
+
+    looks = [random_look(np.random.default_rng(k)) for k in range(200)]
+    blue = IRIS_PALETTE[5]
+    for look in looks:
+        assert np.array_equal(iris_for_skin(look, DARK_SKIN[1] + 5), look.iris)  # light skin: its own
+        dark = iris_for_skin(look, DARK_SKIN[0] - 5)
+        assert dark[0] > dark[2] and not np.allclose(dark / dark.sum(), blue / blue.sum(), atol=0.05)  # brown
+        middle = iris_for_skin(look, (DARK_SKIN[0] + DARK_SKIN[1]) / 2)
+        assert np.array_equal(middle, look.iris) or np.allclose(middle / middle.sum(), dark / dark.sum())
+    swapped = np.mean([not np.array_equal(iris_for_skin(k, (DARK_SKIN[0] + DARK_SKIN[1]) / 2), k.iris) for k in looks])
+    assert 0.3 < swapped < 0.7  # about half the tracks on skin half way between

@@ -20,6 +20,7 @@ UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
 IRIS_PALETTE = np.array([[0.20, 0.12, 0.08], [0.33, 0.20, 0.11], [0.42, 0.32, 0.18], [0.36, 0.40, 0.30],
                          [0.38, 0.45, 0.52], [0.27, 0.40, 0.58]], np.float32)
 IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
+DARK_SKIN = (48.0, 62.0)  # CIELAB L* of the skin: from light (the second) to dark (the first): brown eyes, dark brows
 LASHES = 30  # upper lashes per eye
 CHIN, FOREHEAD = 152, 10  # mesh points: the face's up direction
 LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
@@ -72,12 +73,14 @@ class Look:
     brow_shade: float
     lips: np.ndarray
     lashes: np.ndarray | None = None  # from ``lash_strokes``
+    pick: float = 1.0  # uniform in [0, 1): the iris turns brown on skin darker than this (``iris_for_skin``)
 
 
 def random_look(rng: np.random.Generator) -> Look:
-    """A track's eyes, brows, lips and lashes, drawn from ``rng`` (the lashes last: the other draws stay as they
-    were before there were lashes)."""
-    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng), lash_strokes(rng))
+    """A track's eyes, brows, lips and lashes, drawn from ``rng`` (the lashes, then the iris pick last: the other
+    draws stay as they were before there were lashes)."""
+    return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng), lash_strokes(rng),
+                float(rng.random()))
 
 
 def lash_strokes(rng: np.random.Generator, count: int = LASHES) -> np.ndarray:
@@ -91,6 +94,22 @@ def iris_colour(rng: np.random.Generator) -> np.ndarray:
     """(3,) a random iris colour of the palette, slightly varied."""
     c = IRIS_PALETTE[rng.choice(len(IRIS_PALETTE), p=IRIS_WEIGHTS)]
     return np.clip(c * rng.uniform(0.85, 1.15), 0, 1).astype(np.float32)
+
+
+def dark_share(lightness: float) -> float:
+    """0 on light skin (CIELAB L* of DARK_SKIN[1] or more), 1 on dark skin (DARK_SKIN[0] or less), linear
+    between."""
+    return float(np.clip((DARK_SKIN[1] - lightness) / (DARK_SKIN[1] - DARK_SKIN[0]), 0.0, 1.0))
+
+
+def iris_for_skin(look: Look, lightness: float) -> np.ndarray:
+    """The track's (3,) iris colour on a face whose skin has CIELAB ``lightness``: brown (at the track's own
+    brightness) when its ``look.pick`` falls under ``dark_share``. Blue and grey eyes are rare outside light
+    skin; a dark face with pale blue eyes looked made. A population prior, nothing of the person's own eyes.
+    A swap, not a blend: a blend of blue and brown is a colour no eye has."""
+    if look.pick >= dark_share(lightness):
+        return look.iris
+    return (IRIS_PALETTE[1] * float(np.clip(look.iris.mean() / IRIS_PALETTE[1].mean(), 0.6, 1.2))).astype(np.float32)
 
 
 def _soft_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
@@ -242,7 +261,7 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     sub = image[box]
     if sub.shape[0] < 2 or sub.shape[1] < 2:
         return
-    top, bottom = points[upper, :2] - origin, points[lower, :2] - origin
+    top, bottom = points[upper, :2] - origin, untangled(points[upper, :2], points[lower, :2]) - origin
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
     inside = np.empty_like(sub)
     inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
@@ -254,6 +273,25 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.25 * gap))[::-1]]))
             _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.25 * gap, down=False), 0.8 * low)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
+
+
+def untangled(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """The (N, 2) lower inner lip arc moved where it rose above the (N, 2) upper one (point by point, across the
+    line between the corners): a nearly closed mouth's arcs cross near the corners, and the opening between
+    them drew dark ticks there."""
+    axis = top[-1] - top[0]
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-6)
+    down = np.array([-axis[1], axis[0]])
+    above = np.maximum((top - bottom) @ down, 0.0)
+    return bottom + above[:, None] * down
+
+
+def mouth_loop(points: np.ndarray) -> np.ndarray:
+    """(M, 2) the mouth opening's outline of (478, 2+) ``points``: the upper inner lip arc, then the lower one
+    back, ``untangled``."""
+    upper, lower = mouth_arcs()
+    top = points[upper, :2]
+    return np.concatenate([top, untangled(top, points[lower, :2])[::-1]])
 
 
 def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float = 0.0, down: bool = True

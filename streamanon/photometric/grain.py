@@ -1,6 +1,7 @@
 """Grain: the generated skin gets the fine detail level of the frame's own face, so it is not plastic beside
-its surroundings. The level is one number (variance of the Laplacian over the skin), matched by adding a
-per-track noise texture that moves with the face."""
+its surroundings. Two numbers of the original's skin are matched, each by a per-track texture that moves with
+the face: its robust variance of the Laplacian (the even grain, matched by ``noise_texture``) and its plain
+variance (the heavy tail: pores, freckles, creases, matched by the sparse ``marks_texture``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import cv2
 import numpy as np
 
 NOISE_RES = 512  # side of the per-track noise texture in UV space
+PORES = 0.08  # share of texels that hold a pore, outside the middle of the face (x 1.25 in it)
+FRECKLED = 0.25  # share of tracks with freckles
+FRECKLES = 60  # mean number of freckles on a freckled track
 
 
 def laplacian_variance(rgb: np.ndarray, mask: np.ndarray) -> float:
@@ -21,6 +25,12 @@ def _skin_laplacian(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lap = cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)
     inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     return lap[inner if inner.any() else mask.astype(bool)]
+
+
+def texture_levels(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(``grey_texture_variance``, ``grey_laplacian_variance``) of a grey image from one Laplacian."""
+    values = _skin_laplacian(grey, mask)
+    return (_robust_variance(values), float(values.var())) if values.size else (0.0, 0.0)
 
 
 def grey_laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
@@ -39,7 +49,10 @@ def grey_texture_variance(grey: np.ndarray, mask: np.ndarray) -> float:
     2 px), (1.4826 x the median absolute deviation)^2. Edges (the nose's outline, the lids, a fold) and JPEG
     ringing are outliers here; they made most of the plain variance of a smooth-skinned face, and noise matched
     to that was several times the skin's own texture (sandpaper). For Gaussian noise both are the same."""
-    values = _skin_laplacian(grey, mask)
+    return _robust_variance(_skin_laplacian(grey, mask))
+
+
+def _robust_variance(values: np.ndarray) -> float:
     if not values.size:
         return 0.0
     values = values[:: max(1, len(values) // 20000)]  # medians of at most ~20,000 pixels (per face and frame)
@@ -66,6 +79,24 @@ def noise_texture(rng: np.random.Generator, res: int = NOISE_RES) -> np.ndarray:
     pores = _unit(cv2.GaussianBlur(dots.astype(np.float32), (0, 0), 0.9 * res / NOISE_RES))
     mottle = band(res / 40)
     return _unit(fine + 0.6 * peel - 0.25 * pores + 0.35 * mottle)
+
+
+def marks_texture(rng: np.random.Generator, res: int = NOISE_RES) -> np.ndarray:
+    """(res, res) float32 sparse skin marks of one track, 0 on bare skin and negative where a mark darkens it
+    (a typical pore is -1): pores, most on the nose and inner cheeks, of gamma-distributed depth, and
+    for some tracks freckles. Drawn from ``rng`` alone: nothing of any person's skin."""
+    y, x = (np.mgrid[0:res, 0:res].astype(np.float32) + 0.5) / res
+    middle = np.exp(-(((x - 0.5) / 0.2) ** 2 + ((y - 0.55) / 0.22) ** 2))  # nose and inner cheeks
+    sigma = 0.7 * res / NOISE_RES
+    dots = (rng.random((res, res)) < PORES * (0.25 + middle)) * rng.gamma(3.0, 1 / 3, (res, res))
+    pores = cv2.GaussianBlur(dots.astype(np.float32), (0, 0), sigma) * (2 * np.pi * sigma ** 2)
+    spots = np.zeros((res, res), np.float32)
+    count = rng.poisson(FRECKLES) if rng.random() < FRECKLED else 0
+    for cx, cy, r, d in zip(rng.uniform(0.2, 0.8, count), rng.uniform(0.25, 0.85, count),
+                            rng.uniform(0.6, 1.3, count) * res / NOISE_RES, rng.uniform(0.3, 0.8, count)):
+        cv2.circle(spots, (int(cx * res), int(cy * res)), max(1, int(round(r))), float(d), -1, cv2.LINE_AA)
+    spots = cv2.GaussianBlur(spots, (0, 0), sigma)
+    return -(pores + spots)
 
 
 def grain_amount(target: float, base: float, noise: float) -> float:

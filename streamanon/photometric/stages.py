@@ -33,16 +33,19 @@ from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
     Look,
+    dark_share,
     draw_brows,
     draw_eyes,
     draw_lips,
     draw_mouth,
     draw_nose,
+    iris_for_skin,
     lip_polygons,
+    mouth_loop,
     random_look,
     shade_sockets,
 )
-from .grain import grain_amount, grey_texture_variance
+from .grain import grain_amount, grey_laplacian_variance, grey_texture_variance, texture_levels
 from .hair import hair_mask, keep_hair
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
@@ -59,9 +62,17 @@ SHADE_FLOOR = 0.35
 BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+GRAIN_SEED = 7  # the white grain textures' seed (with the track id)
+SKIN_TEXTURE = 0.5  # the track's skin texture brings the skin's robust detail level to this share of the original's
+MAX_TAIL = 3.0  # the marks' target: the original's plain Laplacian variance, at most this times its robust one
+#                 (hair, a beard or glasses over the skin make the rest; clean skin has 1.2-2.5, pores 3-5)
+MAX_MARK = 12.0  # depth cap of a typical pore (0-255): deeper ones read as dirt
+MARK_TINT = np.array([0.8, 1.0, 1.1], np.float32)  # a mark takes less red than green and blue: reddish brown
 BAND_SOFTNESS = 0.004  # blur (share of the face size) of the hair and background the cover shows beyond the face
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
+BROW_DARKER = 0.4  # the brows' darkness factor on the skin falls by this share on dark skin (features.dark_share)
+CRISP = (0.7, 0.006)  # unsharp mask of the render: amount, and blur as a share of the face size
 FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
           "refine", "hair")
@@ -116,7 +127,9 @@ class FacePatch:
     look: Look = field(default_factory=lambda: random_look(np.random.default_rng(0)))  # eyes, brows, lips
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
-    detail: float = 0.0
+    detail: float = 0.0  # the original skin's robust variance of the Laplacian (grain.grey_texture_variance)
+    tail: float = 0.0  # its plain variance of the Laplacian (pores, creases, edges, hair: the heavy tail)
+    marks: np.ndarray | None = None  # (NOISE_RES, NOISE_RES) the track's sparse skin marks (grain.marks_texture)
     lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
     beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
@@ -128,8 +141,8 @@ class FacePatch:
 
 
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
-               albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = 0.12
-               ) -> FacePatch:
+               albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = 0.12,
+               marks: np.ndarray | None = None) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
     both = np.concatenate([own[:, :2], target[:, :2]])
     lo, hi = both.min(0), both.max(0)
@@ -143,6 +156,7 @@ def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.n
     p = FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, float((hi - lo).max()))
     if look is not None:
         p.look = look
+    p.marks = marks
     return p
 
 
@@ -158,7 +172,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     (one trimmed refit) of the linear luminance of its skin pixels, with the per-pixel normals of its own mesh
     (depth lifted from the model face), with the face at ``light_side`` px. Colour: CIELAB statistics of the
     pixels of the layout's skin triangles, hair and beard left out. Detail: a robust variance of the Laplacian (edges
-    left out: grain.grey_texture_variance) over its skin, at full size."""
+    left out: grain.grey_texture_variance) and the plain one over its skin, at full size."""
     f = min(1.0, settings.light_side / max(p.size, 1.0))
     h, w = p.original.shape[:2]
     small = p.original if f == 1.0 else shrink(p.original, (max(1, round(w * f)), max(1, round(h * f))))
@@ -180,7 +194,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     skin = colours[typical(colours)]  # hair, beard, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
-    p.detail = grey_texture_variance(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
+    p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
 def _beard_gate(p: FacePatch, pixels: np.ndarray, uv: np.ndarray, shape: tuple[int, int]) -> float:
@@ -213,13 +227,13 @@ def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.nd
 def smooth(p: FacePatch, store: TemporalStore, frames: int = 1) -> None:
     """Replace the patch's measurements by the track's smoothed ones (``frames``: frames since the track's
     previous measurement)."""
-    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips, p.beard))
+    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips, p.beard, p.tail))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements (a frame on which the original is not measured)."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
-    p.beard = state.beard or 0.0
+    p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
 
 
 def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
@@ -264,7 +278,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     uvmap = np.full((hs * ws, 2), -1.0, np.float32)
     uvmap[raster.pixels] = both[:, :2]
     alpha = np.zeros((hs, ws), np.uint8)  # the mouth opening, anti-aliased: its edge is no staircase when upscaled
-    cv2.fillPoly(alpha, [np.round(target[layout.mouth, :2] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(alpha, [np.round(mouth_loop(target) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     mouth = alpha > 0
     if mouth.any():  # within the mouth's box: its edge mixes the lips (spread over the gap) and the mouth colour
         ys, xs = np.nonzero(mouth)
@@ -383,15 +397,28 @@ def features(p: FacePatch) -> None:
                      cv2.LINE_AA, shift=4)
         keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
         draw_beard(p.render, p.uv, stubble(p.noise), p.beard, np.clip(keep * 1.5, 0, 1))
-    draw_brows(p.render, p.target, p.look.brows, (skin * p.look.brow_shade * (1.0, 0.9, 0.82)).astype(np.float32))
+    shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
+    draw_brows(p.render, p.target, p.look.brows, (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
-    draw_eyes(p.render, p.target, p.look.iris, light, p.look.lashes)
+    draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes)
     draw_mouth(p.render, p.target, p.size, light)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
+    crisp(p)
+
+
+def crisp(p: FacePatch) -> None:
+    """Lift the render's middle frequencies (unsharp mask at CRISP[1] x the face size, CRISP[0] strong) inside
+    the rendered face, fading out towards its edge: the smooth albedo and shading gave a face without folds or
+    definition ("smeared")."""
+    amount, scale = CRISP
+    inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, round(0.01 * p.size)))
+    weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), max(1.0, 0.01 * p.size))
+    low = cv2.GaussianBlur(p.render, (0, 0), max(1.0, scale * p.size))
+    p.render += (amount * weight)[..., None] * (p.render - low)
 
 
 def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: int = 5000) -> np.ndarray:
@@ -410,16 +437,50 @@ def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: i
     return out
 
 
-def grain(p: FacePatch) -> None:
-    """Add the track's skin detail texture (moving with the face: looked up by texture coordinates, beyond
-    the render by their affine extension) over the cover until the skin's detail level is the original's."""
+def grain(p: FacePatch, white: np.ndarray | None = None) -> None:
+    """The skin's detail over the cover, in three parts, each a per-track texture that moves with the face
+    (looked up by texture coordinates, beyond the render by their affine extension): the skin texture (orange
+    peel and mottling) up to SKIN_TEXTURE x the original's robust detail level; the grain (``white``: (R, R)
+    white noise, as a photo's) up to the whole robust level (at most MAX_GRAIN deep); the marks (pores,
+    freckles) up to the original's plain level (at most MAX_TAIL x the robust level reached). A grain new each
+    frame raised the flicker and the identity spread."""
     res = p.noise.shape[0]
     maps = extended_uv(p.uv, p.covered, p.cover) * res - 0.5
-    noise = cv2.remap(p.noise, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    noise *= p.cover
+
+    def lookup(texture: np.ndarray) -> np.ndarray:
+        return cv2.remap(texture, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
     grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
-    amount = grain_amount(p.detail, grey_texture_variance(grey, p.skin), grey_texture_variance(noise, p.skin))
-    p.render += (min(amount, MAX_GRAIN) / 255.0) * noise[..., None]
+    texture = lookup(p.noise) * p.cover
+    depth = min(grain_amount(SKIN_TEXTURE * p.detail, grey_texture_variance(grey, p.skin),
+                             grey_texture_variance(texture, p.skin)), MAX_GRAIN)
+    p.render += (depth / 255.0) * texture[..., None]
+    grey += depth * texture
+    noise = lookup(white if white is not None else white_texture(p.track_id, res)) * p.cover
+    noise_level = grey_texture_variance(noise, p.skin)
+    amount, depth, marks = 0.0, 0.0, None
+    base = grey_texture_variance(grey, p.skin)
+    if p.marks is not None and p.tail > 0.0:
+        on_skin = cv2.GaussianBlur(p.skin.astype(np.float32), (0, 0), 1.0)  # no pores on the lids, brows or lips
+        marks = lookup(p.marks) * on_skin
+        marks_level = grey_laplacian_variance(marks, p.skin)
+        reach = max(min(p.detail, base + MAX_GRAIN ** 2 * noise_level), base)  # the robust level the grain gives
+        want = min(p.tail, MAX_TAIL * reach)
+    for _ in range(2 if marks is not None else 1):  # the marks raise the robust level a little: solve twice
+        level = base if marks is None or depth == 0.0 else grey_texture_variance(grey + depth * marks, p.skin)
+        amount = min(grain_amount(p.detail, level, noise_level), MAX_GRAIN)
+        if marks is None:
+            break
+        grained = grey + amount * noise
+        depth = min(grain_amount(want, grey_laplacian_variance(grained, p.skin), marks_level), MAX_MARK)
+    p.render += (amount / 255.0) * noise[..., None]
+    if marks is not None:
+        p.render += (depth / 255.0 / float(LUMA @ MARK_TINT)) * marks[..., None] * MARK_TINT
+
+
+def white_texture(track_id: int, res: int) -> np.ndarray:
+    """(res, res) float32 white noise of one track (the same for the same id)."""
+    return np.random.default_rng([GRAIN_SEED, track_id]).standard_normal((res, res), dtype=np.float32)
 
 
 def compose(p: FacePatch) -> None:
@@ -516,6 +577,7 @@ class FaceRenderer:
         self.faces = 0
         self.frame = 0
         self.measured: dict[int, int] = {}  # track id -> the frame of its last measurement
+        self.whites: dict[int, np.ndarray] = {}  # track id -> its white grain texture
 
     def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> bool:
         """Per frame, before its faces are prepared: scene-cut check (returned), forget ended tracks."""
@@ -523,6 +585,7 @@ class FaceRenderer:
         cut = self.store.new_frame(rgb)
         self.store.forget(live_ids)
         self.measured = {t: f for t, f in self.measured.items() if t in live_ids}
+        self.whites = {t: w for t, w in self.whites.items() if t in live_ids}
         return cut
 
     def finish_frame(self, cut: bool, live_ids: set[int]) -> None:
@@ -531,16 +594,21 @@ class FaceRenderer:
             self.corrections.states.clear()
         self.corrections.forget(live_ids)
 
+    def _white(self, track_id: int, res: int) -> np.ndarray:
+        if track_id not in self.whites:
+            self.whites[track_id] = white_texture(track_id, res)
+        return self.whites[track_id]
+
     def _timed(self, stage: str, fn, *args) -> None:
         t0 = time.perf_counter()
         fn(*args)
         self.seconds[stage] += time.perf_counter() - t0
 
     def prepare(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-                noise: np.ndarray, look: Look | None = None) -> FacePatch:
+                noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None) -> FacePatch:
         """The stages up to ``upscale`` on one face of ``rgb`` (read only); exceptions propagate."""
         t0 = time.perf_counter()
-        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, look)
+        p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, look, marks=marks)
         self.seconds["geometry"] += time.perf_counter() - t0
         s = self.settings
         state, last = self.store.current(track_id), self.measured.get(track_id)
@@ -565,7 +633,7 @@ class FaceRenderer:
         s = self.settings
         self._timed("features", features, p)
         if s.grain:
-            self._timed("grain", grain, p)
+            self._timed("grain", grain, p, self._white(p.track_id, p.noise.shape[0]))
         self._timed("compose", compose, p)
         if s.refine:
             self._timed("refine", refine, p, self.refiner, self.corrections if s.temporal else None)
@@ -575,9 +643,9 @@ class FaceRenderer:
         self.faces += 1
 
     def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-              noise: np.ndarray, look: Look | None = None) -> FacePatch:
+              noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None) -> FacePatch:
         """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
-        p = self.prepare(rgb, own, target, track_id, albedo, noise, look)
+        p = self.prepare(rgb, own, target, track_id, albedo, noise, look, marks)
         self.finish(rgb, p)
         return p
 
