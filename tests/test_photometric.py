@@ -694,3 +694,23 @@ def test_on_dark_skin_the_iris_turns_brown_whole_never_a_blend_and_light_skin_ke
         assert np.array_equal(middle, look.iris) or np.allclose(middle / middle.sum(), dark / dark.sum())
     swapped = np.mean([not np.array_equal(iris_for_skin(k, (DARK_SKIN[0] + DARK_SKIN[1]) / 2), k.iris) for k in looks])
     assert 0.3 < swapped < 0.7  # about half the tracks on skin half way between
+
+
+def test_an_enlarged_render_is_crisped_and_one_rendered_at_its_own_size_is_left_as_it_is(model3d):
+    albedo = (0.6 + 0.3 * np.random.default_rng(3).random((64, 64, 3))).astype(np.float32)
+
+    def crisped(size: float) -> tuple[float, float, float]:
+        pts = face_points(model3d, size=size, offset=size * 0.2)
+        rgb = np.full((int(size * 1.4), int(size * 1.4), 3), 120, np.uint8)
+        p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0), 64))
+        S.render(p, np.array([0.6, 0.45, 0.4], np.float32), S.PhotometricSettings().render_side)
+        S.upscale(p)
+        before = p.render.copy()
+        S.crisp(p)
+        band = lambda img: float(np.abs(img - cv2.GaussianBlur(img, (0, 0), 0.006 * size + 1)).mean())  # noqa: E731
+        return p.upscaled, band(before), band(p.render)
+
+    up, before, after = crisped(120.0)
+    assert up == 1.0 and after == before  # rendered at its own size: nothing to restore
+    up, before, after = crisped(800.0)
+    assert up > 2.5 and after > 1.05 * before  # enlarged about 3 times: its middle frequencies lifted

@@ -72,7 +72,8 @@ BAND_SOFTNESS = 0.004  # blur (share of the face size) of the hair and backgroun
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
 MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame around it
 BROW_DARKER = 0.4  # the brows' darkness factor on the skin falls by this share on dark skin (features.dark_share)
-CRISP = (0.7, 0.006)  # unsharp mask of the render: amount, and blur as a share of the face size
+CRISP = (0.7, 0.006, 3.0)  # unsharp mask of the render: amount, blur as a share of the face size, enlargement
+#                           (upscale - 1) at which the full amount is reached
 FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
           "refine", "hair")
@@ -137,6 +138,7 @@ class FacePatch:
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
     skin: np.ndarray | None = None  # (H, W) bool: rendered skin pixels
     render: np.ndarray | None = None  # (H, W, 3) float RGB in [0, 1]
+    upscaled: float = 1.0  # how much ``upscale`` enlarged the render
     output: np.ndarray | None = None  # (H, W, 3) uint8
 
 
@@ -336,6 +338,7 @@ def upscale(p: FacePatch) -> None:
         spread = cv2.GaussianBlur(p.render * m[..., None], (0, 0), 1.5) / \
             np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
         filled = np.where(p.covered[..., None], p.render, spread)
+        p.upscaled = w / p.render.shape[1]
         p.render = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
         p.covered = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
         p.skin = cv2.resize(p.skin.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -411,10 +414,15 @@ def features(p: FacePatch) -> None:
 
 
 def crisp(p: FacePatch) -> None:
-    """Lift the render's middle frequencies (unsharp mask at CRISP[1] x the face size, CRISP[0] strong) inside
-    the rendered face, fading out towards its edge: the smooth albedo and shading gave a face without folds or
-    definition ("smeared")."""
-    amount, scale = CRISP
+    """Lift the render's middle frequencies (unsharp mask at CRISP[1] x the face size) inside the rendered
+    face, fading out towards its edge: the smooth albedo and shading, rendered small and enlarged, gave a face
+    without folds or definition ("smeared"). As strong as the render was enlarged: CRISP[0] from CRISP[2]+1
+    times on, none for a face rendered at its own size (on video the sharpening also lifts the frame-to-frame
+    changes: lp_s18's flicker rose from 0.95 to 1.05 at 0.7, its ~290 px faces enlarged 1.8 times)."""
+    amount = CRISP[0] * float(np.clip((p.upscaled - 1.0) / CRISP[2], 0.0, 1.0))
+    if amount <= 0.0:
+        return
+    scale = CRISP[1]
     inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, round(0.01 * p.size)))
     weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), max(1.0, 0.01 * p.size))
     low = cv2.GaussianBlur(p.render, (0, 0), max(1.0, scale * p.size))
