@@ -502,6 +502,12 @@ def test_the_beard_area_is_measured_as_darkness_with_hair_texture_and_drawn_to_t
     keep = np.zeros((200, 200), np.float32)
     keep[190:, :] = 1.0
     hairs = B.stubble(rng.standard_normal((512, 512)).astype(np.float32))
+    assert 0.2 < (hairs > 0).mean() < 0.45  # dense short hairs, not sparse dots
+
+    def along(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert along(hairs[1:], hairs[:-1]) > along(hairs[:, 1:], hairs[:, :-1]) + 0.1  # down the face, not across
     B.draw_beard(image, grid, hairs, 0.3, keep)
     inside = zmask.astype(bool) & (keep == 0)
     assert abs(1 - image[inside].mean() / 0.6 - 0.3) < 0.05

@@ -88,10 +88,13 @@ def texture_gate(grey: np.ndarray, beard: np.ndarray, cheeks: np.ndarray) -> flo
     return float(np.clip((ratio - GATE[0]) / (GATE[1] - GATE[0]), 0.0, 1.0))
 
 
-def stubble(noise: np.ndarray) -> np.ndarray:
-    """(R, R) float32 in [0, 1]: the track's stubble hairs, the upper tail of its own unit skin-detail texture
-    (sparse dots that move with the face; nothing of any person's beard)."""
-    return np.clip((noise - 0.6) / 1.4, 0.0, 1.0).astype(np.float32)
+def stubble(white: np.ndarray) -> np.ndarray:
+    """(R, R) float32 in [0, 1]: the track's stubble, short hairs along the face's vertical (v) axis made from
+    its own (R, R) white noise texture: about a third of the skin holds a hair (nothing of any person's beard).
+    Made from the skin texture's upper tail they were sparse dots on smooth skin, and looked drawn."""
+    strokes = cv2.GaussianBlur(white, (0, 0), sigmaX=0.6, sigmaY=1.8)
+    strokes /= max(float(strokes.std()), 1e-6)
+    return np.clip((strokes - 0.45) / 1.5, 0.0, 1.0).astype(np.float32)
 
 
 def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: float, keep: np.ndarray) -> None:

@@ -381,7 +381,7 @@ def extend(p: FacePatch) -> None:
     p.render = render
 
 
-def features(p: FacePatch) -> None:
+def features(p: FacePatch, white: np.ndarray | None = None) -> None:
     """Brows (the track's hairs between the new brow landmarks, darker than the skin around them), lips (the
     original's lip colour relative to its skin; the track's tint when it could not be read), eyes (sclera, the
     track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening (dark, teeth when open),
@@ -399,7 +399,8 @@ def features(p: FacePatch) -> None:
         cv2.fillPoly(keep, [np.round(p.target[idx, :2] * 16).astype(np.int32) for idx in lip_polygons()], 255,
                      cv2.LINE_AA, shift=4)
         keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
-        draw_beard(p.render, p.uv, stubble(p.noise), p.beard, np.clip(keep * 1.5, 0, 1))
+        white = white if white is not None else white_texture(p.track_id, p.noise.shape[0])
+        draw_beard(p.render, p.uv, stubble(white), p.beard, np.clip(keep * 1.5, 0, 1))
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
     draw_brows(p.render, p.target, p.look.brows, (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
@@ -639,7 +640,7 @@ class FaceRenderer:
         x0, y0, x1, y1 = p.roi
         p.original = rgb[y0:y1, x0:x1].copy()
         s = self.settings
-        self._timed("features", features, p)
+        self._timed("features", features, p, self._white(p.track_id, p.noise.shape[0]))
         if s.grain:
             self._timed("grain", grain, p, self._white(p.track_id, p.noise.shape[0]))
         self._timed("compose", compose, p)
