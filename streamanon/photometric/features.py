@@ -381,7 +381,7 @@ def brow_strokes(rng: np.random.Generator, count: int = 260) -> np.ndarray:
 
 def brow_profile(t: np.ndarray) -> np.ndarray:
     """Height of the brow (share of the gap between its landmark edges) along it: thin tail, full body."""
-    return 0.35 + 0.55 * np.clip(t / 0.55, 0, 1) ** 0.7
+    return 0.15 + 0.75 * np.clip(t / 0.6, 0, 1) ** 0.8
 
 
 def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colour: np.ndarray,
@@ -418,7 +418,7 @@ def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colou
         shape = _soft_polygon(sub.shape[:2], np.concatenate([mid - half, (mid + half)[::-1]]))
         shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.12 * height))
         hair = cv2.GaussianBlur(hair, (0, 0), max(0.5, 0.03 * height))  # no single-pixel lines to shimmer
-        alpha = np.clip(0.35 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.85)
+        alpha = np.clip(0.25 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.85)
         _over(sub, colour, alpha)
 
 

@@ -74,7 +74,8 @@ MAX_SHIFT = 0.1  # the largest shift (sRGB, 0-1) of the render towards the frame
 BROW_DARKER = 0.4  # the brows' darkness factor on the skin falls by this share on dark skin (features.dark_share)
 CRISP = (0.7, 0.006, 3.0)  # unsharp mask of the render: amount, blur as a share of the face size, enlargement
 #                           (upscale - 1) at which the full amount is reached
-FEATURE_SOFTNESS = (0.5, 0.002)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size
+FEATURE_SOFTNESS = (0.5, 0.002, 400.0)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size (at most
+#                                        the third): hairs and lashes stay single on a large face
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
           "refine", "hair")
 CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
@@ -409,7 +410,7 @@ def features(p: FacePatch, white: np.ndarray | None = None) -> None:
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes)
     draw_mouth(p.render, p.target, p.size, light)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
-        sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * p.size
+        sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
     crisp(p)
 
