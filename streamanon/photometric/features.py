@@ -23,6 +23,7 @@ IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
 DARK_SKIN = (48.0, 62.0)  # CIELAB L* of the skin: from light (the second) to dark (the first): brown eyes, dark brows
 LASHES = 30  # upper lashes per eye
 CHIN, FOREHEAD = 152, 10  # mesh points: the face's up direction
+IRIS_FIBRES = 0.18  # contrast of the iris's radial fibres
 LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
 HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 
@@ -139,10 +140,13 @@ def _box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[tuple[
 
 
 def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float,
-              lashes: np.ndarray | None = None) -> None:
-    """Sclera, iris, pupil, highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least
-    LASH_MIN_WIDTH px) single upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness
-    of the face (about 1 for a well-lit face)."""
+              lashes: np.ndarray | None = None, pattern: int = 0) -> None:
+    """Sclera, iris (its radial fibres from the seed ``pattern``, a lighter ring round the pupil), pupil,
+    highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least LASH_MIN_WIDTH px) single
+    upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness of the face (about 1 for
+    a well-lit face)."""
+    fibres = np.random.default_rng(pattern)
+    waves = fibres.integers(5, 40, 12), fibres.uniform(0, 2 * np.pi, 12), fibres.uniform(0.3, 1.0, 12)
     up = points[FOREHEAD, :2] - points[CHIN, :2]
     up = (up / max(float(np.linalg.norm(up)), 1e-6)).astype(np.float64)
     for eye in eye_indices():
@@ -164,14 +168,18 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         eye_img[:] = np.array([0.80, 0.76, 0.73], np.float32) * light
         eye_img *= np.clip(shade, 0.3, 1.0)[..., None]
         r = np.hypot(gx - centre[0], gy - centre[1]) / max(radius, 1e-3)
-        iris_px = iris * light * (0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1))[..., None]
+        theta = np.arctan2(gy - centre[1], gx - centre[0])
+        radial = sum(a * np.sin(k * theta + f) for k, f, a in zip(*waves)) / np.sqrt(sum(a * a for a in waves[2]))
+        texture = 1 + IRIS_FIBRES * radial * np.clip(r * 3 - 1.2, 0, 1)  # fibres outside the pupil's ring
+        texture += 0.25 * np.exp(-(((r - 0.5) / 0.08) ** 2))  # the lighter ring round the pupil
+        iris_px = iris * light * ((0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1)) * texture)[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
         eye_img *= (0.55 + 0.45 * np.clip((gy - c[:, 1].min()) / (0.6 * height), 0, 1))[..., None]  # lid shadow
         if radius >= 2.5:
             spot = centre + np.array([-0.3, -0.35]) * radius
-            _over(eye_img, np.array([0.95, 0.95, 0.95], np.float32) * min(light, 1.0),
-                  0.45 * _disk(sub.shape[:2], spot, 0.12 * radius))
+            _over(eye_img, np.array([0.97, 0.97, 0.97], np.float32) * min(max(light, 0.8), 1.0),
+                  0.85 * _disk(sub.shape[:2], spot, 0.14 * radius))
         _over(sub, eye_img, opening)
         left, right = int(np.argmin(c[:, 0])), int(np.argmax(c[:, 0]))
         rolled = np.roll(c, -left, 0)
@@ -193,9 +201,9 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
             fine = np.zeros(sub.shape[:2], np.uint8)
             strokes = np.round(lash_curves(upper, up, float(np.ptp(c[:, 0])), lashes) * 16).astype(np.int32)
             width = max(1, round(0.012 * np.ptp(c[:, 0])))
-            cv2.polylines(fine, list(strokes), False, 200, width, cv2.LINE_AA, shift=4)
-            cv2.polylines(fine, list(strokes[:, :2]), False, 255, width, cv2.LINE_AA, shift=4)  # darker at the root
-            soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.4))
+            cv2.polylines(fine, list(strokes), False, 150, width, cv2.LINE_AA, shift=4)
+            cv2.polylines(fine, list(strokes[:, :2]), False, 230, width, cv2.LINE_AA, shift=4)  # darker at the root
+            soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.6))
         _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
 
 
@@ -219,7 +227,7 @@ def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndar
     cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
     d = np.concatenate([d[:, :1] * cos - d[:, 1:] * sin, d[:, :1] * sin + d[:, 1:] * cos], 1)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-    length = (0.09 + 0.12 * (1 - t)) * width * lashes[:, 1]  # foreshortened: they point at the camera
+    length = (0.06 + 0.09 * (1 - t)) * width * lashes[:, 1]  # foreshortened: they point at the camera
     steps = np.array([0.0, 0.4, 0.75, 1.0])[None, :, None]
     curl = (steps ** 2) * 0.35 * length[:, None, None] * up  # the tips turn upwards
     return base[:, None] + steps * (length[:, None] * d)[:, None] + curl

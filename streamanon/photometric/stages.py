@@ -407,7 +407,8 @@ def features(p: FacePatch, white: np.ndarray | None = None) -> None:
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
-    draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes)
+    draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
+              int(p.look.pick * 2 ** 31))
     draw_mouth(p.render, p.target, p.size, light)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
