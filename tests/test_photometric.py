@@ -720,3 +720,18 @@ def test_an_enlarged_render_is_crisped_and_one_rendered_at_its_own_size_is_left_
     assert up == 1.0 and after == before  # rendered at its own size: nothing to restore
     up, before, after = crisped(800.0)
     assert up > 2.5 and after > 1.05 * before  # enlarged about 3 times: its middle frequencies lifted
+
+
+def test_a_tracks_iris_fibres_stay_the_same_from_frame_to_frame_and_differ_between_tracks(model3d):
+    from streamanon.photometric.features import draw_eyes
+
+    pts = face_points(model3d, size=600)
+    iris = np.array([0.3, 0.4, 0.55], np.float32)
+
+    def eyes(pattern: int) -> np.ndarray:
+        image = np.full((800, 800, 3), 0.6, np.float32)
+        draw_eyes(image, pts, iris, 1.0, None, pattern)
+        return image
+
+    assert np.array_equal(eyes(11), eyes(11))
+    assert not np.array_equal(eyes(11), eyes(12))
