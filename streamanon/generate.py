@@ -53,7 +53,9 @@ EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87,
 
 # the mesh variant: share of the identity change the lips, eyes and brows take. At 0.4 with identities drawn
 # from the whole population (children too) NME was 0.0323 on the 68 CelebA-HQ faces; with the adult prior and
-# the outline held (OUTLINE_WEIGHT) NME fell to 0.0191 and rank-1 rose to 5.9%; at 0.6: NME 0.0230, rank-1 2.9%
+# the outline held (OUTLINE_WEIGHT) NME fell to 0.0191 and rank-1 rose to 5.9%; at 0.6: NME 0.0230, rank-1 2.9%.
+# With skin marks and grain (2026-12-03) rank-1 was 5.9% at 0.6 (its ten closest faces, three seeds: 7 of 30 still
+# nearest to their own original); at 0.8: 3 of 30, and on all 68 NME 0.0266, rank-1 4.4%
 MESH_EXPRESSION_WEIGHT = 0.8
 
 
