@@ -20,17 +20,27 @@ def laplacian_variance(rgb: np.ndarray, mask: np.ndarray) -> float:
     return grey_laplacian_variance(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), mask)
 
 
+def skin_pixels(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of the pixels of ``mask`` eroded by 2 px (its own border does not count; all of ``mask``
+    when nothing is left)."""
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return np.flatnonzero(inner if inner.any() else mask)
+
+
+def laplacian_at(grey: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """The Laplacian of a grey image at flat ``pixels``."""
+    return cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3).ravel()[pixels]
+
+
 def _skin_laplacian(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The Laplacian of a grey image at the pixels of ``mask`` eroded by 2 px (its own border does not count)."""
-    lap = cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    return lap[inner if inner.any() else mask.astype(bool)]
+    return laplacian_at(grey, skin_pixels(mask))
 
 
 def texture_levels(grey: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     """(``grey_texture_variance``, ``grey_laplacian_variance``) of a grey image from one Laplacian."""
     values = _skin_laplacian(grey, mask)
-    return (_robust_variance(values), float(values.var())) if values.size else (0.0, 0.0)
+    return (robust_variance(values), float(values.var())) if values.size else (0.0, 0.0)
 
 
 def grey_laplacian_variance(grey: np.ndarray, mask: np.ndarray) -> float:
@@ -49,13 +59,15 @@ def grey_texture_variance(grey: np.ndarray, mask: np.ndarray) -> float:
     2 px), (1.4826 x the median absolute deviation)^2. Edges (the nose's outline, the lids, a fold) and JPEG
     ringing are outliers here; they made most of the plain variance of a smooth-skinned face, and noise matched
     to that was several times the skin's own texture (sandpaper). For Gaussian noise both are the same."""
-    return _robust_variance(_skin_laplacian(grey, mask))
+    return robust_variance(_skin_laplacian(grey, mask))
 
 
-def _robust_variance(values: np.ndarray) -> float:
+def robust_variance(values: np.ndarray, limit: int = 20000) -> float:
+    """(1.4826 x the median absolute deviation)^2 of Laplacian ``values`` (``grey_texture_variance``), from
+    about ``limit`` of them at most."""
     if not values.size:
         return 0.0
-    values = values[:: max(1, len(values) // 20000)]  # medians of at most ~20,000 pixels (per face and frame)
+    values = values[:: max(1, len(values) // limit)]
     mad = float(np.median(np.abs(values - np.median(values))))
     return (1.4826 * mad) ** 2
 

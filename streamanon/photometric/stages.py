@@ -45,7 +45,7 @@ from .features import (
     random_look,
     shade_sockets,
 )
-from .grain import grain_amount, grey_laplacian_variance, grey_texture_variance, texture_levels
+from .grain import grain_amount, laplacian_at, robust_variance, skin_pixels, texture_levels
 from .hair import hair_mask, keep_hair
 from .refine import add_correction, refine_input
 from .relight import FLAT, fit_lighting, shading, soft_floor
@@ -62,6 +62,7 @@ SHADE_FLOOR = 0.35
 BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
+ROBUST_SAMPLE = 6000  # the grain stage's robust levels are medians of about this many skin pixels
 GRAIN_SEED = 7  # the white grain textures' seed (with the track id)
 SKIN_TEXTURE = 0.5  # the track's skin texture brings the skin's robust detail level to this share of the original's
 MAX_TAIL = 3.0  # the marks' target: the original's plain Laplacian variance, at most this times its robust one
@@ -382,7 +383,7 @@ def extend(p: FacePatch) -> None:
     p.render = render
 
 
-def features(p: FacePatch, white: np.ndarray | None = None) -> None:
+def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
     """Brows (the track's hairs between the new brow landmarks, darker than the skin around them), lips (the
     original's lip colour relative to its skin; the track's tint when it could not be read), eyes (sclera, the
     track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening (dark, teeth when open),
@@ -400,8 +401,8 @@ def features(p: FacePatch, white: np.ndarray | None = None) -> None:
         cv2.fillPoly(keep, [np.round(p.target[idx, :2] * 16).astype(np.int32) for idx in lip_polygons()], 255,
                      cv2.LINE_AA, shift=4)
         keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
-        white = white if white is not None else white_texture(p.track_id, p.noise.shape[0])
-        draw_beard(p.render, p.uv, stubble(white), p.beard, np.clip(keep * 1.5, 0, 1))
+        hairs = hairs if hairs is not None else stubble(white_texture(p.track_id, p.noise.shape[0]))
+        draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1))
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
     draw_brows(p.render, p.target, p.look.brows, (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
@@ -448,45 +449,58 @@ def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: i
     return out
 
 
-def grain(p: FacePatch, white: np.ndarray | None = None) -> None:
+def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
     """The skin's detail over the cover, in three parts, each a per-track texture that moves with the face
     (looked up by texture coordinates, beyond the render by their affine extension): the skin texture (orange
-    peel and mottling) up to SKIN_TEXTURE x the original's robust detail level; the grain (``white``: (R, R)
-    white noise, as a photo's) up to the whole robust level (at most MAX_GRAIN deep); the marks (pores,
-    freckles) up to the original's plain level (at most MAX_TAIL x the robust level reached). A grain new each
-    frame raised the flicker and the identity spread."""
-    res = p.noise.shape[0]
-    maps = extended_uv(p.uv, p.covered, p.cover) * res - 0.5
+    peel and mottling) up to SKIN_TEXTURE x the original's robust detail level; the grain (white noise, as a
+    photo's) up to the whole robust level (at most MAX_GRAIN deep); the marks (pores, freckles) up to the
+    original's plain level (at most MAX_TAIL x the robust level reached). ``textures``: (R, R, 3) the three
+    stacked (``grain_textures``; made here when None). A grain new each frame raised the flicker and the
+    identity spread."""
+    textures = textures if textures is not None else grain_textures(p.noise, white_texture(p.track_id, len(p.noise)),
+                                                                     p.marks)
+    maps = extended_uv(p.uv, p.covered, p.cover) * len(textures) - 0.5
+    looked = cv2.remap(textures, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    texture, noise, marks = (looked[..., k] * p.cover for k in range(3))
+    at = skin_pixels(p.skin)  # the Laplacian is linear: each part's is computed once and added up
 
-    def lookup(texture: np.ndarray) -> np.ndarray:
-        return cv2.remap(texture, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    def robust(values: np.ndarray) -> float:
+        return robust_variance(values, ROBUST_SAMPLE)
 
-    grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
-    texture = lookup(p.noise) * p.cover
-    depth = min(grain_amount(SKIN_TEXTURE * p.detail, grey_texture_variance(grey, p.skin),
-                             grey_texture_variance(texture, p.skin)), MAX_GRAIN)
-    p.render += (depth / 255.0) * texture[..., None]
-    grey += depth * texture
-    noise = lookup(white if white is not None else white_texture(p.track_id, res)) * p.cover
-    noise_level = grey_texture_variance(noise, p.skin)
-    amount, depth, marks = 0.0, 0.0, None
-    base = grey_texture_variance(grey, p.skin)
-    if p.marks is not None and p.tail > 0.0:
-        on_skin = cv2.GaussianBlur(p.skin.astype(np.float32), (0, 0), 1.0)  # no pores on the lids, brows or lips
-        marks = lookup(p.marks) * on_skin
-        marks_level = grey_laplacian_variance(marks, p.skin)
+    g = laplacian_at(cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0, at)
+    t = laplacian_at(texture, at)
+    skin_depth = min(grain_amount(SKIN_TEXTURE * p.detail, robust(g), robust(t)), MAX_GRAIN)
+    g = g + skin_depth * t
+    n = laplacian_at(noise, at)
+    noise_level = robust(n)
+    amount, depth = 0.0, 0.0
+    base = robust(g)
+    marked = p.marks is not None and p.tail > 0.0
+    if marked:
+        marks *= cv2.GaussianBlur(p.skin.astype(np.float32), (0, 0), 1.0)  # no pores on the lids, brows or lips
+        m = laplacian_at(marks, at)
+        marks_level = float(m.var()) if m.size else 0.0
         reach = max(min(p.detail, base + MAX_GRAIN ** 2 * noise_level), base)  # the robust level the grain gives
         want = min(p.tail, MAX_TAIL * reach)
-    for _ in range(2 if marks is not None else 1):  # the marks raise the robust level a little: solve twice
-        level = base if marks is None or depth == 0.0 else grey_texture_variance(grey + depth * marks, p.skin)
+    for _ in range(2 if marked else 1):  # the marks raise the robust level a little: solve twice
+        level = base if not marked or depth == 0.0 else robust(g + depth * m)
         amount = min(grain_amount(p.detail, level, noise_level), MAX_GRAIN)
-        if marks is None:
+        if not marked:
             break
-        grained = grey + amount * noise
-        depth = min(grain_amount(want, grey_laplacian_variance(grained, p.skin), marks_level), MAX_MARK)
-    p.render += (amount / 255.0) * noise[..., None]
-    if marks is not None:
-        p.render += (depth / 255.0 / float(LUMA @ MARK_TINT)) * marks[..., None] * MARK_TINT
+        grained = g + amount * n
+        depth = min(grain_amount(want, float(grained.var()) if grained.size else 0.0, marks_level), MAX_MARK)
+    grey = texture * (skin_depth / 255.0) + noise * (amount / 255.0)
+    if not marked:
+        p.render += grey[..., None]
+        return
+    tinted = marks[..., None] * (MARK_TINT * (depth / 255.0 / float(LUMA @ MARK_TINT)))
+    p.render += grey[..., None] + tinted
+
+
+def grain_textures(noise: np.ndarray, white: np.ndarray, marks: np.ndarray | None) -> np.ndarray:
+    """(R, R, 3) float32: a track's skin texture, white grain and marks (zeros when None), stacked to be looked
+    up in one pass."""
+    return np.dstack([noise, white, marks if marks is not None else np.zeros_like(noise)]).astype(np.float32)
 
 
 def white_texture(track_id: int, res: int) -> np.ndarray:
@@ -589,6 +603,8 @@ class FaceRenderer:
         self.frame = 0
         self.measured: dict[int, int] = {}  # track id -> the frame of its last measurement
         self.whites: dict[int, np.ndarray] = {}  # track id -> its white grain texture
+        self.stubbles: dict[int, np.ndarray] = {}  # track id -> its stubble (beard.stubble of its white texture)
+        self.textures: dict[int, np.ndarray] = {}  # track id -> its stacked grain textures (grain_textures)
 
     def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> bool:
         """Per frame, before its faces are prepared: scene-cut check (returned), forget ended tracks."""
@@ -597,6 +613,8 @@ class FaceRenderer:
         self.store.forget(live_ids)
         self.measured = {t: f for t, f in self.measured.items() if t in live_ids}
         self.whites = {t: w for t, w in self.whites.items() if t in live_ids}
+        self.stubbles = {t: h for t, h in self.stubbles.items() if t in live_ids}
+        self.textures = {t: x for t, x in self.textures.items() if t in live_ids}
         return cut
 
     def finish_frame(self, cut: bool, live_ids: set[int]) -> None:
@@ -605,10 +623,20 @@ class FaceRenderer:
             self.corrections.states.clear()
         self.corrections.forget(live_ids)
 
+    def _textures(self, p: FacePatch) -> np.ndarray:
+        if p.track_id not in self.textures:
+            self.textures[p.track_id] = grain_textures(p.noise, self._white(p.track_id, len(p.noise)), p.marks)
+        return self.textures[p.track_id]
+
     def _white(self, track_id: int, res: int) -> np.ndarray:
         if track_id not in self.whites:
             self.whites[track_id] = white_texture(track_id, res)
         return self.whites[track_id]
+
+    def _stubble(self, track_id: int, res: int) -> np.ndarray:
+        if track_id not in self.stubbles:
+            self.stubbles[track_id] = stubble(self._white(track_id, res))
+        return self.stubbles[track_id]
 
     def _timed(self, stage: str, fn, *args) -> None:
         t0 = time.perf_counter()
@@ -642,9 +670,10 @@ class FaceRenderer:
         x0, y0, x1, y1 = p.roi
         p.original = rgb[y0:y1, x0:x1].copy()
         s = self.settings
-        self._timed("features", features, p, self._white(p.track_id, p.noise.shape[0]))
+        hairs = self._stubble(p.track_id, p.noise.shape[0]) if p.beard > 0.0 else None
+        self._timed("features", features, p, hairs)
         if s.grain:
-            self._timed("grain", grain, p, self._white(p.track_id, p.noise.shape[0]))
+            self._timed("grain", grain, p, self._textures(p))
         self._timed("compose", compose, p)
         if s.refine:
             self._timed("refine", refine, p, self.refiner, self.corrections if s.temporal else None)
