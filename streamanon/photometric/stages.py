@@ -602,9 +602,8 @@ class FaceRenderer:
         self.faces = 0
         self.frame = 0
         self.measured: dict[int, int] = {}  # track id -> the frame of its last measurement
-        self.whites: dict[int, np.ndarray] = {}  # track id -> its white grain texture
-        self.stubbles: dict[int, np.ndarray] = {}  # track id -> its stubble (beard.stubble of its white texture)
         self.textures: dict[int, np.ndarray] = {}  # track id -> its stacked grain textures (grain_textures)
+        self.stubbles: dict[int, np.ndarray] = {}  # track id -> its stubble (beard.stubble of its white grain)
 
     def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> bool:
         """Per frame, before its faces are prepared: scene-cut check (returned), forget ended tracks."""
@@ -612,9 +611,8 @@ class FaceRenderer:
         cut = self.store.new_frame(rgb)
         self.store.forget(live_ids)
         self.measured = {t: f for t, f in self.measured.items() if t in live_ids}
-        self.whites = {t: w for t, w in self.whites.items() if t in live_ids}
-        self.stubbles = {t: h for t, h in self.stubbles.items() if t in live_ids}
         self.textures = {t: x for t, x in self.textures.items() if t in live_ids}
+        self.stubbles = {t: h for t, h in self.stubbles.items() if t in live_ids}
         return cut
 
     def finish_frame(self, cut: bool, live_ids: set[int]) -> None:
@@ -625,18 +623,13 @@ class FaceRenderer:
 
     def _textures(self, p: FacePatch) -> np.ndarray:
         if p.track_id not in self.textures:
-            self.textures[p.track_id] = grain_textures(p.noise, self._white(p.track_id, len(p.noise)), p.marks)
+            self.textures[p.track_id] = grain_textures(p.noise, white_texture(p.track_id, len(p.noise)), p.marks)
         return self.textures[p.track_id]
 
-    def _white(self, track_id: int, res: int) -> np.ndarray:
-        if track_id not in self.whites:
-            self.whites[track_id] = white_texture(track_id, res)
-        return self.whites[track_id]
-
-    def _stubble(self, track_id: int, res: int) -> np.ndarray:
-        if track_id not in self.stubbles:
-            self.stubbles[track_id] = stubble(self._white(track_id, res))
-        return self.stubbles[track_id]
+    def _stubble(self, p: FacePatch) -> np.ndarray:
+        if p.track_id not in self.stubbles:  # from the same white grain (the stack's middle channel)
+            self.stubbles[p.track_id] = stubble(np.ascontiguousarray(self._textures(p)[..., 1]))
+        return self.stubbles[p.track_id]
 
     def _timed(self, stage: str, fn, *args) -> None:
         t0 = time.perf_counter()
@@ -670,7 +663,7 @@ class FaceRenderer:
         x0, y0, x1, y1 = p.roi
         p.original = rgb[y0:y1, x0:x1].copy()
         s = self.settings
-        hairs = self._stubble(p.track_id, p.noise.shape[0]) if p.beard > 0.0 else None
+        hairs = self._stubble(p) if p.beard > 0.0 else None
         self._timed("features", features, p, hairs)
         if s.grain:
             self._timed("grain", grain, p, self._textures(p))
