@@ -43,6 +43,8 @@ CROP = 128
 # 0.015 the adult identities' dlib descriptors spread 0.143-0.150 along hdtf_WDA_BobMenendez_000 (3 seeds; the
 # person's own 0.141), at 0.025 0.139-0.141
 TARGET_JITTER = 0.025
+# frames a track's estimate of its person's own identity averages over (TrackIdentity.own_identity)
+OWN_MEMORY = 150
 EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
                           267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
                           33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
@@ -129,6 +131,18 @@ class TrackIdentity:
     look: Look | None = None
     drawn: np.ndarray | None = None  # the last new geometry in frame pixels (steady_points)
     marks: np.ndarray | None = None  # the mesh variant's sparse skin marks
+    own: np.ndarray | None = None  # the person's own identity coordinates, a running mean over the track
+    seen: int = 0  # frames in that mean
+
+    def own_identity(self, coords: np.ndarray) -> np.ndarray:
+        """Add this frame's projection ``coords`` (k,) of the person's shape to the running mean, return it.
+        One frame's projection also takes the part of its expression or pose that lies in the identity
+        subspace: swapped away frame by frame, an "o" mouth came out as a wide grin and the drawn face's
+        identity moved with the expression. The mean is the person; what a frame adds is expression."""
+        self.seen += 1
+        rate = max(1.0 / self.seen, 1.0 / OWN_MEMORY)
+        self.own = coords.copy() if self.own is None else self.own + rate * (coords - self.own)
+        return self.own
 
 
 @dataclass
@@ -202,8 +216,10 @@ class FaceGenerator:
         m = align_matrix(landmarks, CROP)
         own = transform(landmarks[:, :2], m)
         ident = self._track_latent(track_id, own / CROP)
-        target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, self.weights, CROP)) \
-            if self.settings.swap else own
+        if not self.settings.swap:
+            return m, own, ident
+        own_coords = ident.own_identity(self.shape_model.identity_coords((own / CROP)[None])[0])
+        target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, self.weights, CROP, own_coords))
         return m, target, ident
 
     def onnx_input(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):

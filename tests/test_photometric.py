@@ -735,3 +735,26 @@ def test_a_tracks_iris_fibres_stay_the_same_from_frame_to_frame_and_differ_betwe
 
     assert np.array_equal(eyes(11), eyes(11))
     assert not np.array_equal(eyes(11), eyes(12))
+
+
+def test_teeth_are_drawn_only_as_much_as_the_originals_opening_shows_them(model3d):
+    from streamanon.photometric.features import draw_mouth
+
+    pts = face_points(model3d, size=600)
+    opened = pts.copy()
+    jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened[jaw, 1] += 60
+    loop = np.round(S.mouth_loop(opened)).astype(np.int32)
+    skin = np.full((500, 3), (200, 150, 130), np.uint8)
+    smile = np.full((700, 700, 3), (200, 150, 130), np.uint8)
+    cv2.fillPoly(smile, [loop], (235, 232, 225))  # white teeth fill the opening
+    yawn = np.full((700, 700, 3), (200, 150, 130), np.uint8)
+    cv2.fillPoly(yawn, [loop], (90, 30, 35))  # a dark, red "o"
+    assert S.teeth_shown(smile, opened, skin) == 1.0
+    assert S.teeth_shown(yawn, opened, skin) == 0.0
+    assert S.teeth_shown(smile, face_points(model3d, size=40.0), skin) is None  # too small to read
+    x, y = np.round(opened[13] + (0, 5)).astype(int)
+    shown, hidden = (np.full((700, 700, 3), 0.5, np.float32) for _ in range(2))
+    draw_mouth(shown, opened, 600.0, 1.0, teeth=1.0)
+    draw_mouth(hidden, opened, 600.0, 1.0, teeth=0.0)
+    assert shown[y, x - 8:x + 9].mean() > 0.6 > 0.3 > hidden[y, x - 8:x + 9].mean()  # no teeth in an "o"

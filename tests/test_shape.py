@@ -100,3 +100,25 @@ def test_the_new_face_keeps_its_outline_close_to_the_head():
     assert moved(held, FACE_OVAL) < 0.75 * moved(full, FACE_OVAL)
     inner = np.flatnonzero(w > 0.99)
     assert moved(held, inner) > 0.5 * moved(full, inner)
+
+
+def test_a_tracks_own_identity_is_its_mean_so_a_frames_expression_is_not_swapped_away(model):
+    from streamanon.generate import TrackIdentity
+
+    rng = np.random.default_rng(3)
+    k = model.identity_coords(model.mean.reshape(1, -1, 2)).shape[1]
+    person = model.mean.reshape(-1, 2) + (rng.normal(0, 0.3, k) @ model._from_identity).reshape(-1, 2)
+    track = TrackIdentity(coords=rng.normal(0, 1, k), noise=np.zeros(1))
+    for _ in range(20):
+        track.own_identity(model.identity_coords(person[None])[0])
+    mouth = np.zeros_like(person)
+    mouth[[13, 14], 1] = (-0.02, 0.02)  # this frame opens the mouth: a share of it lies in the identity subspace
+    frame = person + mouth
+    own = track.own_identity(model.identity_coords(frame[None])[0])
+    assert np.abs(own - model.identity_coords(person[None])[0]).max() < 0.1 * np.abs(
+        model.identity_coords(frame[None])[0] - model.identity_coords(person[None])[0]).max()
+    kept = model.swap_identity(frame[None], track.coords[None], own_coords=own[None])[0]
+    lost = model.swap_identity(frame[None], track.coords[None])[0]
+    new = model.swap_identity(person[None], track.coords[None])[0]
+    gap = lambda s: s[14, 1] - s[13, 1]  # noqa: E731
+    assert abs(gap(kept) - gap(new) - 0.04) < abs(gap(lost) - gap(new) - 0.04)  # the opening survives the swap

@@ -74,23 +74,29 @@ class ShapeModel:
         """(B, k) identity coordinates of (B, 478, 2) normalised shapes."""
         return (shapes.reshape(len(shapes), -1) - self.mean) @ self._to_identity
 
-    def swap_identity(self, shapes: np.ndarray, coords: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    def swap_identity(self, shapes: np.ndarray, coords: np.ndarray, weights: np.ndarray | None = None,
+                      own_coords: np.ndarray | None = None) -> np.ndarray:
         """Replace the identity part of (B, 478, 2) shapes by ``coords`` (B, k); keep the rest.
 
         ``weights`` (478,) scales the change per point (e.g. less on the lips, eyes and brows, whose own
-        shape the expression metrics compare).
+        shape the expression metrics compare). ``own_coords`` (B, k): the person's identity coordinates when
+        known better than from these shapes alone (a track's mean over its frames); by default each shape's
+        own projection, which also takes the part of a strong expression that lies in the identity subspace.
         """
-        delta = ((coords - self.identity_coords(shapes)) @ self._from_identity).reshape(shapes.shape)
+        own = self.identity_coords(shapes) if own_coords is None else own_coords
+        delta = ((coords - own) @ self._from_identity).reshape(shapes.shape)
         if weights is not None:
             delta = delta * weights[None, :, None]
         return (shapes + delta).astype(np.float32)
 
     def new_shape(self, own: np.ndarray, coords: np.ndarray, weights: np.ndarray | None = None,
-                  size: float = 1.0) -> np.ndarray:
+                  size: float = 1.0, own_coords: np.ndarray | None = None) -> np.ndarray:
         """A (N, 2) shape (in a crop of side ``size``) with the identity ``coords`` and ``own``'s head pose and
         expression: the identity swap, less what a pose fit would read as rotation, shift or scale and what
-        reads as expression (``remove_rigid``; the mean depth stands in for the face's own)."""
-        swapped = self.swap_identity((own / size)[None], coords[None], weights)[0] * size
+        reads as expression (``remove_rigid``; the mean depth stands in for the face's own). ``own_coords``:
+        see ``swap_identity``."""
+        swapped = self.swap_identity((own / size)[None], coords[None], weights,
+                                     None if own_coords is None else own_coords[None])[0] * size
         if self.depth is None:
             return swapped
         own3d = np.concatenate([own, self.depth[:, None] * size], 1)

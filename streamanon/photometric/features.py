@@ -258,9 +258,10 @@ def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
         sub *= (1 - 0.08 * socket - 0.12 * np.clip(crease * 2, 0, 1))[..., None]
 
 
-def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float) -> None:
+def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float, teeth: float = 1.0) -> None:
     """The mouth opening (inner lip contour) of the new geometry: a dark interior and, when open, a row of
-    upper teeth under the upper lip, into the (H, W, 3) image, in place."""
+    upper teeth under the upper lip, into the (H, W, 3) image, in place. ``teeth`` (0..1): how much the
+    original's opening shows teeth (an "o" or a yawn shows none: a dark mouth)."""
     upper, lower = mouth_arcs()
     gap = float(np.linalg.norm(points[UPPER_INNER_LIP, :2] - points[LOWER_INNER_LIP, :2]))
     if gap < 1.0:
@@ -273,11 +274,11 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float)
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
     inside = np.empty_like(sub)
     inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
-    if gap > 0.03 * size:
-        depth = min(0.75 * gap, 0.09 * size)
-        teeth = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * teeth)
-        if gap > 0.07 * size:  # wide open: the lower teeth show too, a little darker
+    if gap > 0.03 * size and teeth > 0.05:
+        depth = min(0.75 * gap, 0.09 * size) * (0.4 + 0.6 * teeth)
+        upper_row = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
+        _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * min(1.0, 1.5 * teeth) * upper_row)
+        if gap > 0.07 * size and teeth > 0.6:  # wide open: the lower teeth show too, a little darker
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.25 * gap))[::-1]]))
             _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.25 * gap, down=False), 0.8 * low)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))

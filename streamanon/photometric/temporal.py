@@ -56,6 +56,7 @@ class TrackState:
     lips: np.ndarray | None = None  # the original's lip colour as a factor on its skin colour (sRGB)
     beard: float | None = None  # how much darker the original's beard area is than its cheeks
     tail: float | None = None  # the plain variance of the Laplacian over the original's skin
+    teeth: float | None = None  # how much of the original's mouth opening shows teeth
 
 
 @dataclass
@@ -80,8 +81,8 @@ class TemporalStore:
             del self.states[tid]
 
     def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float,
-               frames: int = 1, lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0
-               ) -> TrackState:
+               frames: int = 1, lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
+               teeth: float | None = None) -> TrackState:
         """The track's state after this frame's measurements, the first for ``frames`` frames (the weight is
         that of ``frames`` measurements in a row: the smoothing's time constant stays the same)."""
         a = 1.0 - (1.0 - self.alpha) ** max(frames, 1)
@@ -89,6 +90,8 @@ class TemporalStore:
         s.sh, s.lab_mean = ema(s.sh, sh, a), ema(s.lab_mean, lab_mean, a)
         s.lab_std, s.grain = ema(s.lab_std, lab_std, a), ema(s.grain, grain, a)
         s.beard, s.tail = ema(s.beard, beard, a), ema(s.tail, tail, a)
+        if teeth is not None:  # a closed mouth tells nothing: the last reading stays
+            s.teeth = ema(s.teeth, teeth, a)
         if lips is not None:
             s.lips = ema(s.lips, lips, a)
         return s
