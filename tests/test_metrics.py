@@ -15,7 +15,7 @@ from skimage import color, data
 from streamanon.metrics import face as F
 from streamanon.metrics import photometry as P
 from streamanon.metrics import video as V
-from streamanon.metrics.evaluate import observe_original, score_faces
+from streamanon.metrics.evaluate import FaceScores, observe_original, score_faces
 from streamanon.metrics.judges import get_judges
 from streamanon.metrics.summary import identify, radar, summarize
 
@@ -299,3 +299,29 @@ def test_benchmark_runs_on_tiny_data(tmp_path, astronaut, cli):
     assert [m["name"] for m in results["methods"]] == ["blur", "mask"]
     assert results["methods"][0]["images"]["summary"]["faces"] >= 1
     assert (out / "report.html").stat().st_size > 1000
+
+
+def test_a_gallery_of_other_people_counts_a_track_as_identified_only_when_its_own_original_is_nearest():
+    rng = np.random.default_rng(0)
+    person = rng.normal(0, 0.1, 128)
+    frames = [FaceScores("clip", 0, frame=k, track=0, descriptor_original=person + rng.normal(0, 0.01, 128),
+                         descriptor_anonymized=person + 0.5 * u) for k, u in enumerate(rng.normal(0, 0.1, (4, 128)))]
+    identify(frames, key=lambda s: s.track)
+    assert [s.rank1 for s in frames] == [None] * 4  # one person and no gallery: nothing to rank against
+    strangers = rng.normal(0, 0.1, (50, 128))
+    identify(frames, key=lambda s: s.track, extra=strangers)
+    assert all(s.rank1 for s in frames) and frames[0].other_matches is None  # the outputs still look like him
+    look_alike = person + rng.normal(0, 0.03, 128)  # someone else, near him
+    for s in frames:
+        s.descriptor_anonymized = look_alike + rng.normal(0, 0.005, 128)  # the outputs look like that one
+    identify(frames, key=lambda s: s.track, extra=np.vstack([strangers, look_alike]))
+    assert not any(s.rank1 for s in frames)
+
+
+def test_cli_gallery_folder_errors_are_one_line(tmp_path, astronaut, cli):
+    a = write_images(tmp_path / "a", {"x.png": astronaut})
+    empty = tmp_path / "g"
+    empty.mkdir()
+    for folder, message in ((tmp_path / "nope", "gallery folder not found"), (empty, "no images in the gallery")):
+        r = cli("eval", "--original", a, "--anonymized", a, "--gallery", folder)
+        assert r.returncode in (3, 4) and message in r.stderr and len(r.stderr.strip().splitlines()) == 1

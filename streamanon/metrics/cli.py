@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge untouched faces on every N-th video frame (default: %(default)s)")
     p.add_argument("--png", metavar="DIR", type=Path, default=None,
                    help="save each untouched / partly covered face as a side-by-side PNG (original | output)")
+    p.add_argument("--gallery", type=Path, default=None, metavar="DIR",
+                   help="add the people of a folder of face images (one face each, e.g. UTKFace) to the rank-1 "
+                        "gallery, so that a face is counted as identified only when its output is nearer to its own "
+                        "original than to all of them")
+    p.add_argument("--gallery-size", type=int, default=500, metavar="N",
+                   help="use N images of the gallery folder, a fixed random choice (default: %(default)s)")
     p.add_argument("--benchmark", action="store_true", help="run every method on the benchmark data and compare")
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="benchmark data with celebahq/ and videos/ (default: ../shared/data beside the repo)")
@@ -97,6 +103,8 @@ def main(argv: list[str]) -> int:
             parser.error("--stride must be at least 1")
         if args.untouched_stride < 1:
             parser.error("--untouched-stride must be at least 1")
+        if args.gallery_size < 1:
+            parser.error("--gallery-size must be at least 1")
         if args.benchmark:
             return benchmark(args, bars, argv)
         if not (args.original and args.anonymized):
@@ -134,8 +142,18 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
     from .leak_judge import judge_images, judge_video
     from .summary import identify
 
+    files = None
+    if args.gallery is not None:  # a wrong folder fails before the judges load
+        from .gallery import gallery_descriptors, gallery_files
+
+        files = gallery_files(args.gallery, args.gallery_size)
     judges = get_judges()
     t0 = time.perf_counter()
+    gallery, gallery_note = None, []
+    if files is not None:
+        gallery = gallery_descriptors(files, judges, bars(len(files), "gallery"))
+        gallery_note = [f"rank-1 gallery: the originals and {len(gallery)} people from {args.gallery} "
+                        f"({len(files) - len(gallery)} of {len(files)} images without a face HOG finds)"]
     if videos:
         from .video import observe_video, score_video
 
@@ -146,8 +164,8 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         scores, stats = score_video(a, b, refs, judges, stride, bars(refs.frames, "anonymized", "frame"))
         if not scores and not untouched.faces:
             raise InputInvalid(f"no face found in the original video: {a}", path=str(a))
-        identify(scores, key=lambda s: s.track)
-        ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes,
+        identify(scores, key=lambda s: s.track, extra=gallery)
+        ev = report.Evaluation(str(a), str(b), "video", scores, stats, notes=stats.notes + gallery_note,
                                untouched={a.name: untouched}, untouched_faces=records)
     else:
         from .images import observe_images, score_images
@@ -159,8 +177,9 @@ def evaluate(args: argparse.Namespace, bars: _Bars) -> int:
         scores = score_images(pairs, refs, judges, bars(len(pairs), "anonymized"))
         if not scores and not any(c.faces for c in per_image.values()):
             raise InputInvalid(f"no face found in the {len(pairs)} original image(s) of {a}", path=str(a))
-        identify(scores)
+        identify(scores, extra=gallery)
         notes = [f"{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]}"] if unpaired else []
+        notes += gallery_note
         faceless = sum(1 for v in refs.faces.values() if not v)
         if faceless:
             notes.append(f"{faceless} original image(s) without a face HOG finds")

@@ -70,30 +70,32 @@ def _mean(values) -> float | None:
     return float(np.mean(v)) if v else None
 
 
-def identify(scores: list[FaceScores], key=lambda s: (s.source, s.face)) -> None:
+def identify(scores: list[FaceScores], key=lambda s: (s.source, s.face), extra: np.ndarray | None = None) -> None:
     """Set ``rank1`` and ``other_matches`` of each face against a gallery of the originals: one entry per
     ``key`` (the mean of its original descriptors; per face for images, per track for video). rank1: the
-    nearest entry is the face's own; other_matches: share of the other entries within 0.6 (the chance of a
-    match with a different person). Left None where the gallery has fewer than 2 entries."""
+    nearest entry is the face's own; other_matches: share of the other originals within 0.6 (the chance of a
+    match with a different person). ``extra`` (M, D): more people in the rank-1 gallery (metrics.gallery).
+    Left None where the gallery has fewer than 2 entries."""
     keyed: dict[Hashable, list[np.ndarray]] = {}
     for s in scores:
         if s.descriptor_original is not None:
             keyed.setdefault(key(s), []).append(s.descriptor_original)
-    if len(keyed) < 2:
+    extra = np.zeros((0, 128), np.float32) if extra is None else np.asarray(extra, np.float32)
+    if not keyed or len(keyed) + len(extra) < 2:
         return
     keys = list(keyed)
-    gallery = np.stack([np.mean(keyed[k], axis=0) for k in keys])
+    originals = np.stack([np.mean(keyed[k], axis=0) for k in keys])
     probes = [s for s in scores if s.descriptor_anonymized is not None and key(s) in keyed]
     if not probes:
         return
     own = np.array([keys.index(key(s)) for s in probes])
     descriptors = np.stack([s.descriptor_anonymized for s in probes])
-    hits = F.rank1_hits(descriptors, gallery, own)
-    close = np.linalg.norm(descriptors[:, None] - gallery[None], axis=2) < F.SAME_PERSON
+    hits = F.rank1_hits(descriptors, np.concatenate([originals, extra.reshape(-1, originals.shape[1])]), own)
+    close = np.linalg.norm(descriptors[:, None] - originals[None], axis=2) < F.SAME_PERSON
     close[np.arange(len(probes)), own] = False
     for s, hit, n in zip(probes, hits, close.sum(1), strict=True):
         s.rank1 = bool(hit)
-        s.other_matches = float(n / (len(keys) - 1))
+        s.other_matches = float(n / (len(keys) - 1)) if len(keys) > 1 else None
 
 
 def summarize(scores: list[FaceScores], video: VideoStats | None = None) -> dict[str, float | int | None]:
