@@ -2,7 +2,7 @@
 one, tracks between detections.
 
 Faces of at least ``mesh_min`` px get MediaPipe's 478-point mesh on their own crop every frame (tracking mode)
-and Kalman-smoothed landmarks. Smaller faces are box tracks: measured on detection frames, predicted in
+and speed-adaptive smoothing of the landmarks. Smaller faces are box tracks: measured on detection frames, predicted in
 between (``Lookahead`` replaces the prediction by the path between two detections, and covers a new face on
 the frames before its first detection). A face the detector stops finding is covered along its prediction
 (coasting, at most 1.5x its size) until it leaves the frame or two detector runs in a row find nothing there.
@@ -18,7 +18,7 @@ import numpy as np
 from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
-from .track import MAX_BOX_SPEED, BoxPath, KalmanPoints, NoFilter, Track, containment, greedy_match, iou
+from .track import MAX_BOX_SPEED, AdaptivePoints, BoxPath, NoFilter, Track, containment, greedy_match, iou
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ class AnalyzerSettings:
 
     detect_every: run the detector every k frames (and on the frame a face's mesh is lost).
     mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
-    the Kalman prediction (1: every frame).
+    their prediction along the smoothed velocity (1: every frame).
     mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
     max_missed_runs: a face the detector misses this many runs in a row ends (it is covered until then).
     threshold: detector confidence.
     detect_side: the detector sees frames shrunk to this longer side at most.
-    smoothing: Kalman smoothing of landmarks (off: raw measurements).
+    smoothing: speed-adaptive smoothing of landmarks (off: raw measurements).
     """
 
     detect_every: int = 8
@@ -161,7 +161,7 @@ class FaceAnalyzer:
     def _new_filter(self, points: np.ndarray):
         if len(points) == 2:  # box corners of a face too small for the mesh
             return BoxPath(points, horizon=self.settings.detect_every)
-        return KalmanPoints(points) if self.settings.smoothing else NoFilter(points)
+        return AdaptivePoints(points) if self.settings.smoothing else NoFilter(points)
 
     def _new_track(self, points: np.ndarray, has_mesh: bool, score: float) -> Track:
         t = Track(id=self._next_id, filter=self._new_filter(points), has_mesh=has_mesh, score=score)
@@ -325,11 +325,11 @@ class FaceAnalyzer:
         k = self.settings.mesh_every
         if k <= 1 or not t.has_mesh or t.misses or t.age < 3 or (self._frame + t.id) % k == 0:
             return False
-        velocity = getattr(t.filter, "state", None)
+        velocity = getattr(t.filter, "velocity", None)
         if velocity is None:
             return False
         _, size = _box_center_size(t.box())
-        speed = float(np.abs(velocity[1]).reshape(-1, 2).max())
+        speed = float(np.abs(velocity).max())
         return speed < STEADY_SPEED * size
 
     def _mesh_track(self, rgb: np.ndarray, t: Track) -> np.ndarray | None:
