@@ -325,3 +325,16 @@ def test_cli_gallery_folder_errors_are_one_line(tmp_path, astronaut, cli):
     for folder, message in ((tmp_path / "nope", "gallery folder not found"), (empty, "no images in the gallery")):
         r = cli("eval", "--original", a, "--anonymized", a, "--gallery", folder)
         assert r.returncode in (3, 4) and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_skin_colour_judge_reads_the_skin_under_a_fringe_not_the_fringe():
+    rng = np.random.default_rng(4)
+    skin = rng.normal([225, 180, 160], 5, (3000, 3)).clip(0, 255).astype(np.uint8)
+    hair = rng.normal([95, 58, 36], 8, (1500, 3)).clip(0, 255).astype(np.uint8)
+    pixels = np.concatenate([skin, hair])
+    truth = color.rgb2lab(skin.reshape(-1, 1, 3)).reshape(-1, 3).mean(0)
+    measured = P.skin_lab(pixels, skin[:500])
+    assert P.ciede2000(measured, truth) < 0.5
+    plain = color.rgb2lab(pixels.reshape(-1, 1, 3)).reshape(-1, 3).mean(0)
+    assert P.ciede2000(plain, truth) > 5  # the plain mean read the hair as skin
+    assert np.allclose(P.skin_lab(pixels, skin[:10]), plain)  # too small a reference: the plain mean

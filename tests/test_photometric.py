@@ -12,7 +12,7 @@ from streamanon.photometric import stages as S
 from streamanon.photometric import uv as U
 from streamanon.photometric.colour import MAX_SPREAD_RATIO, LabStats, lab_stats, transfer, typical
 from streamanon.photometric.grain import grain_amount, grey_laplacian_variance, grey_texture_variance, noise_texture
-from streamanon.photometric.relight import FLAT, fit_lighting, shading, soft_floor
+from streamanon.photometric.relight import FLAT, fit_lighting, plausible_light, shading, soft_floor
 from streamanon.photometric.sh import light_direction, linear_to_srgb, sh_basis, srgb_to_linear
 from streamanon.photometric.temporal import TemporalStore, ema, steady_points
 from streamanon.types import Faces
@@ -73,6 +73,26 @@ def test_colour_transfer_moves_mean_and_spread_to_the_target():
     # pixels far from the median colour (hair over the skin) are not typical
     mixed = np.concatenate([dark, np.full((300, 3), 0.03)])
     assert typical(mixed)[:2000].mean() > 0.95 and not typical(mixed)[2000:].any()
+
+
+def test_the_skin_colour_leaves_out_a_fringe_and_keeps_the_shaded_side_of_the_face():
+    rng = np.random.default_rng(3)
+    n = 6000
+    uv = np.c_[rng.uniform(0.02, 0.85, n), rng.uniform(0.02, 0.98, n)]
+    turn = (uv[:, 0] - 0.44) * 2.4  # the face's sides turn away, up to about 60 deg
+    normals = np.c_[np.sin(turn), np.zeros(n), -np.cos(turn)]
+    light = np.r_[1 / 0.282095, 0.0, -0.4, 1.6, np.zeros(5)]  # from one side
+    albedo = np.array([0.62, 0.40, 0.30])
+    skin = linear_to_srgb(albedo * shading(normals, light)[:, None]).round().astype(np.uint8)
+    fringe = (uv[:, 1] < 0.3) & (rng.random(n) < 0.8)  # hair over most of the forehead
+    colours = skin.copy()
+    colours[fringe] = rng.normal([95, 58, 36], 6, (fringe.sum(), 3)).clip(0, 255).astype(np.uint8)
+    kept = S.skin_colours(colours, uv, normals, light)
+    assert kept[fringe].mean() < 0.05
+    shaded = ~fringe & (shading(normals, light) < 0.7)
+    assert shaded.sum() > 500 and kept[shaded].mean() > 0.9  # the dark side is skin too
+    assert kept[~fringe].mean() > 0.9
+    assert typical(colours)[fringe].mean() > 0.2  # (all pixels' own median and spread took some fringe as skin)
 
 
 def test_a_render_of_a_known_albedo_under_known_light_fits_back_to_that_light(model3d):
@@ -410,6 +430,22 @@ def test_the_skin_detail_texture_is_seeded_zero_mean_and_has_more_than_pixel_gra
     assert abs(float(a.mean())) < 1e-3 and float(a.std()) == pytest.approx(1.0, abs=1e-3)
     coarse = cv2.GaussianBlur(a, (0, 0), 3.0)
     assert coarse.std() > 0.15  # mottling and orange peel, not only white noise
+
+
+def test_a_fitted_light_stronger_than_a_real_scene_gives_is_tamed_keeping_its_direction_and_front_shading():
+    front = np.array([[0.0, 0.0, -1.0]])
+    rim = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    fitted = np.r_[-0.613, -0.3, -3.249, -0.267, np.zeros(5)]  # a fit seen on a face: negative constant
+    tamed = plausible_light(fitted, contrast=1.0)
+    direction = lambda c: c[[3, 1, 2]] / np.linalg.norm(c[[3, 1, 2]])  # noqa: E731
+    assert np.allclose(direction(tamed), direction(fitted))
+    assert shading(front, tamed)[0] == pytest.approx(shading(front, fitted)[0], rel=1e-6)
+    assert 0.282095 * tamed[0] == pytest.approx(np.linalg.norm(0.488603 * tamed[[3, 1, 2]]))
+    assert shading(rim, tamed).min() > 0.3 * shading(front, tamed)[0]  # the outline no longer goes dark
+    assert shading(rim, fitted).min() == 0.05  # (it did: clipped at the floor)
+    gentle = np.r_[3.0, 0.2, -0.5, 0.3, np.zeros(5)]
+    assert np.array_equal(plausible_light(gentle, contrast=1.0), gentle)  # a plausible light is kept
+    assert np.array_equal(plausible_light(np.r_[-1.0, 0, 3.0, 0, np.zeros(5)]), FLAT)  # dark in front: flat
 
 
 def test_the_soft_floor_lifts_only_the_darkest_shading():

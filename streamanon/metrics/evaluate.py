@@ -21,6 +21,8 @@ from .judges import Judges
 
 MAX_SH_PIXELS = 20000
 NOSE_TIP = 1  # mesh point: the skin colour is measured above it (forehead, temples, upper cheeks)
+LOWER_LIDS, EYE_CORNERS = (145, 374), (33, 263)  # mesh points: the colour's reference (photometry.skin_lab) is the
+#                                                 skin between the lower lids and the nose tip, the eyes' width
 THUMB = 96
 
 
@@ -117,6 +119,7 @@ class Geometry:
     pose: F.Pose
     model: np.ndarray  # the mean 3-D face the pose was measured against
     colour_pixels: np.ndarray  # flat ROI indices of the skin above the nose tip, for the mean colour (subsampled)
+    colour_core: np.ndarray  # the part of them under the eyes, that tells skin from hair (photometry.skin_lab)
 
 
 def _subsample(n: int, limit: int) -> np.ndarray:
@@ -133,11 +136,14 @@ def face_geometry(mesh: np.ndarray, shape: tuple[int, int], model: np.ndarray) -
     normals = R.vertex_normals(model, R.mesh_triangles()) @ pose.rotation.T
     skin = R.skin_mask(local, size)
     pixels, pixel_normals = R.normal_map(local, normals, R.mesh_triangles(), skin, MAX_SH_PIXELS)
-    colour = np.flatnonzero(skin & (np.arange(size[0])[:, None] < local[NOSE_TIP, 1]))  # no beard reaches there
+    rows, cols = np.arange(size[0])[:, None], np.arange(size[1])[None, :]
+    colour = np.flatnonzero(skin & (rows < local[NOSE_TIP, 1]))  # no beard reaches there
     if len(colour) < 50:
         colour = np.flatnonzero(skin)
+    (left, right), top = np.sort(local[list(EYE_CORNERS), 0]), local[list(LOWER_LIDS), 1].max()
+    core = np.flatnonzero(skin & (rows > top) & (rows < local[NOSE_TIP, 1]) & (cols > left) & (cols < right))
     return Geometry(roi, R.face_mask(local, size), skin, pixels, pixel_normals, pose, model,
-                    colour[_subsample(len(colour), MAX_SH_PIXELS)])
+                    colour[_subsample(len(colour), MAX_SH_PIXELS)], core[_subsample(len(core), MAX_SH_PIXELS)])
 
 
 @dataclass
@@ -155,7 +161,7 @@ def photometry(rgb: np.ndarray, g: Geometry) -> Photometry:
     patch = rgb[y0:y1, x0:x1]
     flat = patch.reshape(-1, 3)
     sh = P.fit_sh(P.srgb_to_linear(flat[g.pixels]), g.normals) if len(g.pixels) >= 50 else None
-    lab = P.mean_lab(flat[g.colour_pixels]) if len(g.colour_pixels) else None
+    lab = P.skin_lab(flat[g.colour_pixels], flat[g.colour_core]) if len(g.colour_pixels) else None
     return Photometry(sh, lab, P.laplacian_variance(patch, g.face), P.laplacian_variance(patch, g.skin),
                       P.texture_variance(patch, g.skin))
 

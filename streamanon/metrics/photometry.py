@@ -28,10 +28,20 @@ def relative_l2(reference: np.ndarray, other: np.ndarray) -> float:
     return float(np.linalg.norm(other - reference) / max(np.linalg.norm(reference), 1e-12))
 
 
-def mean_lab(pixels: np.ndarray) -> np.ndarray:
-    """(3,) mean CIELAB (D65) of (N, 3) uint8 sRGB pixels."""
-    lab = color.rgb2lab(np.asarray(pixels, np.uint8).reshape(-1, 1, 3))
-    return lab.reshape(-1, 3).mean(0)
+def skin_lab(pixels: np.ndarray, core: np.ndarray, k: float = 2.5,
+             floor: tuple[float, float, float] = (8.0, 1.5, 1.5)) -> np.ndarray:
+    """(3,) mean CIELAB of the (N, 3) uint8 pixels that show skin: those within ``k`` robust standard deviations
+    (1.4826 MAD + ``floor``: the light varies over a face, its colour less) of the median of the (M, 3) ``core``
+    pixels (a region that is nearly always skin). A fringe, glasses or strands of hair over the measured region
+    are left out; the mean of all pixels read them as skin. Plain mean when the core has fewer than 30 pixels."""
+    lab = color.rgb2lab(np.asarray(pixels, np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
+    if len(core) < 30:
+        return lab.mean(0)
+    ref = color.rgb2lab(np.asarray(core, np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
+    med = np.median(ref, 0)
+    spread = 1.4826 * np.median(np.abs(ref - med), 0) + np.asarray(floor)
+    keep = (np.abs(lab - med) <= k * spread).all(1)
+    return lab[keep].mean(0) if keep.sum() >= 30 else lab.mean(0)
 
 
 def ciede2000(lab_a: np.ndarray, lab_b: np.ndarray) -> float:

@@ -57,14 +57,18 @@ def transfer(rgb: np.ndarray, source: LabStats, target: LabStats) -> np.ndarray:
     return from_lab((to_lab(rgb) - source.mean) * ratio + target.mean)
 
 
-def typical(rgb: np.ndarray, k: float = 2.5) -> np.ndarray:
+def typical(rgb: np.ndarray, k: float = 2.5, reference: np.ndarray | None = None,
+            floor: tuple[float, float, float] = (1.0, 0.5, 0.5)) -> np.ndarray:
     """(K,) bool: pixels of (K, 3) float RGB whose CIELAB lies within ``k`` robust standard deviations
-    (1.4826 MAD, per channel) of the median: skin without the hair, beard or glasses that cover some of it."""
+    (1.4826 MAD, per channel) of the median: skin without the hair, beard or glasses that cover some of it.
+    ``reference``: (K,) bool, the pixels that give the median and the spread (a region that is nearly always
+    skin: a fringe over a third of the forehead moved the median of all and widened the spread until the hair
+    passed as skin). ``floor``: added to each robust standard deviation (L*, a*, b*)."""
     lab = to_lab_fast(rgb)
-    med = np.median(lab, 0)
-    dev = np.abs(lab - med)
-    mad = 1.4826 * np.median(dev, 0) + np.array([1.0, 0.5, 0.5])
-    return (dev <= k * mad).all(1)
+    ref = lab if reference is None else lab[reference]
+    med = np.median(ref, 0)
+    mad = 1.4826 * np.median(np.abs(ref - med), 0) + np.asarray(floor)
+    return (np.abs(lab - med) <= k * mad).all(1)
 
 
 def skin_distance(lab: np.ndarray, stats: LabStats) -> np.ndarray:

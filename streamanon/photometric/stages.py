@@ -48,7 +48,7 @@ from .features import (
 from .grain import grain_amount, laplacian_at, robust_variance, skin_pixels, texture_levels
 from .hair import hair_mask, keep_hair
 from .refine import add_correction, refine_input
-from .relight import FLAT, fit_lighting, shading, soft_floor
+from .relight import FLAT, fit_lighting, plausible_light, shading, soft_floor
 from .resample import shrink
 from .sh import LUMA, linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore, TrackState
@@ -59,6 +59,12 @@ SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrap
 # reads part of its shape and albedo (a shadowed far cheek, hair at the edge) as light, and the far side of a
 # turned new face fell to near black under it
 SHADE_FLOOR = 0.35
+# the skin colour's core region (skin_core): inset (u, v) in texture coordinates from the lids, mouth corners
+# and face sides, and the fewest of its pixels that give the median and spread (fewer: all skin pixels do)
+CORE_INSET, MIN_CORE = (0.1, 0.03), 30
+# added to the core's robust spread (L*, a*, b*) of the de-lit colours: the first-order light leaves some of the
+# forehead's and the sides' brightness in them, their colour stays the core's
+CORE_FLOOR = (5.0, 1.5, 1.5)
 BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
@@ -186,22 +192,46 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     tris = M.mesh_triangles()
     pixels, normals = M.normal_map(verts, M.vertex_normals(verts, tris), tris, M.skin_mask(verts, small.shape[:2]))
     colours = small.reshape(-1, 3)[pixels]
-    p.sh = fit_lighting(srgb_to_linear(colours), normals, SH_ORDER) if settings.relight else FLAT.copy()
-    raster, _ = _raster(verts, small.shape[:2])
+    p.sh = plausible_light(fit_lighting(srgb_to_linear(colours), normals, SH_ORDER)) if settings.relight else \
+        FLAT.copy()
+    raster, vertex_normals = _raster(verts, small.shape[:2])
     layout = U.default_layout()
     on_skin = layout.skin[raster.tri]  # the layout's skin triangles: no brows, lids or lips (lipstick is no beard)
     colours = small.reshape(-1, 3)[raster.pixels[on_skin]]
     uv = raster.interpolate(layout.uv, layout.tris)[on_skin]
+    normals = raster.interpolate(vertex_normals, layout.tris)[on_skin]
     p.beard = beard_darkness(colours.astype(np.float32) @ LUMA.astype(np.float32), uv)  # sRGB grey, as drawn
     if p.beard > 0.0:
         p.beard *= _beard_gate(p, raster.pixels[on_skin], uv, small.shape[:2])
     if p.beard > 0.0 and (shaven := beard_zone(uv) < BEARD_FREE).sum() >= 50:
-        colours = colours[shaven]  # a full beard made most of the "skin" and gave a dark, dirty skin colour
-    skin = colours[typical(colours)]  # hair, beard, glasses left out
+        colours, uv, normals = colours[shaven], uv[shaven], normals[shaven]  # a beard gave a dark, dirty colour
+    skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
     p.teeth = teeth_shown(small, verts, skin)
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
+
+
+def skin_core(uv: np.ndarray) -> np.ndarray:
+    """(K,) bool: texture coordinates (K, 2) in the cheeks and nose between the lower lids and the mouth
+    corners, inset from the face's sides: skin on nearly every face (a fringe, glasses' rims, a beard and hair
+    at the sides lie outside it)."""
+    layout = U.default_layout().uv
+    top = layout[[145, 374], 1].max() + CORE_INSET[1]
+    bottom = layout[[61, 291], 1].min() - CORE_INSET[1]
+    left, right = layout[234, 0] + CORE_INSET[0], layout[454, 0] - CORE_INSET[0]
+    return (uv[:, 1] >= top) & (uv[:, 1] <= bottom) & (uv[:, 0] >= left) & (uv[:, 0] <= right)
+
+
+def skin_colours(colours: np.ndarray, uv: np.ndarray, normals: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    """(K,) bool: which of the (K, 3) uint8 pixels of a face's skin triangles show skin, not hair or glasses.
+    The light is divided out first (``sh`` on the pixels' (K, 3) normals), so that lit and shaded skin are
+    alike; then the pixels near the typical colour of the core region (``skin_core`` of their (K, 2) texture
+    coordinates) are skin, or near that of all pixels when the core is too small to read."""
+    lit = np.maximum(shading(normals / np.linalg.norm(normals, axis=1, keepdims=True), sh), 0.2)
+    flat = linear_to_srgb_fast((srgb_to_linear(colours) / lit[:, None]).astype(np.float32))
+    core = skin_core(uv)
+    return typical(flat, reference=core, floor=CORE_FLOOR) if core.sum() >= MIN_CORE else typical(flat)
 
 
 def _beard_gate(p: FacePatch, pixels: np.ndarray, uv: np.ndarray, shape: tuple[int, int]) -> float:
