@@ -200,3 +200,18 @@ def test_a_frame_whose_second_half_fails_is_covered_whole(astronaut, monkeypatch
     assert [f.index for f in written] == [0, 1, 2] and stats.failed_frames == 3
     for f in written:
         assert np.abs(np.diff(f.rgb[FACE].astype(int), axis=1)).mean() < 2
+
+
+@pytest.mark.parametrize("env, expected", [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)])
+def test_numpy_imported_first_still_gets_one_blas_thread_unless_the_caller_chose(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy, streamanon\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))")
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    assert int(out.stdout.strip()) == min(expected, os.cpu_count() or 1)
