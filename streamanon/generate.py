@@ -57,8 +57,10 @@ EXPRESSION_POINTS = np.r_[0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87,
 # from the whole population (children too) NME was 0.0323 on the 68 CelebA-HQ faces; with the adult prior and
 # the outline held (OUTLINE_WEIGHT) NME fell to 0.0191 and rank-1 rose to 5.9%; at 0.6: NME 0.0230, rank-1 2.9%.
 # With skin marks and grain (2026-12-03) rank-1 was 5.9% at 0.6 (its ten closest faces, three seeds: 7 of 30 still
-# nearest to their own original); at 0.8: 3 of 30, and on all 68 NME 0.0266, rank-1 4.4%
-MESH_EXPRESSION_WEIGHT = 0.8
+# nearest to their own original); at 0.8: 3 of 30, and on all 68 NME 0.0266, rank-1 4.4%. With the tamed light
+# and the skin colour read from skin (abf647c) rank-1 was 5.9/5.9/7.4% over seeds 0-2 at 0.8; at 1.0 it is
+# 4.4/2.9/2.9%, NME 0.0305-0.032 (bound 0.035)
+MESH_EXPRESSION_WEIGHT = 1.0
 
 
 # the new geometry's outline stays this close to the face's own (share of the identity swap's change at the
