@@ -11,6 +11,7 @@ import numpy as np
 from scipy import linalg
 from skimage import color
 
+from ..photometric.colour import near_median
 from ..photometric.grain import laplacian_variance, texture_variance  # noqa: F401 (re-exported)
 from ..photometric.sh import LUMA, fit_sh, light_direction, sh_basis, srgb_to_linear  # noqa: F401 (re-exported)
 
@@ -37,10 +38,7 @@ def skin_lab(pixels: np.ndarray, core: np.ndarray, k: float = 2.5,
     lab = color.rgb2lab(np.asarray(pixels, np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
     if len(core) < 30:
         return lab.mean(0)
-    ref = color.rgb2lab(np.asarray(core, np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
-    med = np.median(ref, 0)
-    spread = 1.4826 * np.median(np.abs(ref - med), 0) + np.asarray(floor)
-    keep = (np.abs(lab - med) <= k * spread).all(1)
+    keep = near_median(lab, color.rgb2lab(np.asarray(core, np.uint8).reshape(-1, 1, 3)).reshape(-1, 3), k, floor)
     return lab[keep].mean(0) if keep.sum() >= 30 else lab.mean(0)
 
 

@@ -65,10 +65,15 @@ def typical(rgb: np.ndarray, k: float = 2.5, reference: np.ndarray | None = None
     skin: a fringe over a third of the forehead moved the median of all and widened the spread until the hair
     passed as skin). ``floor``: added to each robust standard deviation (L*, a*, b*)."""
     lab = to_lab_fast(rgb)
-    ref = lab if reference is None else lab[reference]
-    med = np.median(ref, 0)
-    mad = 1.4826 * np.median(np.abs(ref - med), 0) + np.asarray(floor)
-    return (np.abs(lab - med) <= k * mad).all(1)
+    return near_median(lab, lab if reference is None else lab[reference], k, floor)
+
+
+def near_median(values: np.ndarray, reference: np.ndarray, k: float, floor) -> np.ndarray:
+    """(K,) bool: rows of (K, C) ``values`` within ``k`` x (1.4826 MAD + ``floor``) of the median of the (M, C)
+    ``reference`` rows, in every channel."""
+    med = np.median(reference, 0)
+    spread = 1.4826 * np.median(np.abs(reference - med), 0) + np.asarray(floor)
+    return (np.abs(values - med) <= k * spread).all(1)
 
 
 def skin_distance(lab: np.ndarray, stats: LabStats) -> np.ndarray:

@@ -59,7 +59,8 @@ FLAT = np.r_[1 / 0.282095, np.zeros(8)]  # uniform light: shading 1 everywhere (
 # cos). A least-squares fit on a face whose sides are darker for other reasons (hair at the edge, the model depth
 # overstating how far they turn) read more, with a negative constant: the new face's outer ring fell to a third
 # of its centre and, spread by the colour match, showed as a dark dotted line along its outline. At 1.0 the
-# lighting direction error on the 68 CelebA-HQ faces rose from 5.8 to 7.6 deg, at 2.0 to 6.4 (rank-1 the same)
+# lighting direction error on the 68 CelebA-HQ faces rose from 5.8 to 7.6 deg, at 2.0 to 6.4 (rank-1 the same at
+# both, and higher than untamed: docs/results.md)
 LIGHT_CONTRAST = 2.0
 
 
