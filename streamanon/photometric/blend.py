@@ -40,7 +40,8 @@ def feather(mask: np.ndarray, k: int) -> np.ndarray:
     pixels (dilated by k, then blurred): none of what the mask covers is mixed with the background."""
     mask = mask.astype(np.float32)
     grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    return np.clip(np.maximum(mask, cv2.GaussianBlur(grown, (0, 0), k / 3)) * 1.02, 0, 1)
+    soft = cv2.max(mask, cv2.GaussianBlur(grown, (0, 0), k / 3))
+    return cv2.min(cv2.multiply(soft, 1.02), 1.0)  # in [0, 1]: both are
 
 
 def push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -76,7 +77,8 @@ def boundary_offset(fg: np.ndarray, bg: np.ndarray, inside: np.ndarray, ring: in
         return np.zeros_like(fg, np.float32)
     sigma = max(reach / 2, 1.0)  # normalised convolution: each point takes the ring's nearby differences
     near = cv2.GaussianBlur(weight, (0, 0), sigma)
-    mean = ((bg - fg) * weight[..., None]).sum((0, 1)) / weight.sum()  # far from the ring: its mean
-    diff = (cv2.GaussianBlur((bg - fg) * weight[..., None], (0, 0), sigma) + 0.02 * mean) / (near + 0.02)[..., None]
+    weighted = (bg - fg) * weight[..., None]
+    mean = weighted.sum((0, 1)) / weight.sum()  # far from the ring: its mean
+    diff = (cv2.GaussianBlur(weighted, (0, 0), sigma) + 0.02 * mean) / (near + 0.02)[..., None]
     depth = cv2.distanceTransform(m if core is None else core.astype(np.uint8), cv2.DIST_L2, 3)
     return diff * np.exp(-depth / max(reach, 1.0))[..., None] * (m | band)[..., None].astype(np.float32)

@@ -37,5 +37,5 @@ def add_correction(image: np.ndarray, correction: np.ndarray, m: np.ndarray, wei
     delta = cv2.warpAffine(np.ascontiguousarray(correction.transpose(1, 2, 0)) * 127.5,
                            cv2.invertAffineTransform(m), (w, h), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    out = image.astype(np.float32) + delta * weight[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    cv2.multiply(delta, cv2.merge([weight.astype(np.float32, copy=False)] * 3), dst=delta)
+    return cv2.add(image, delta, dtype=cv2.CV_8U)  # rounded and saturated

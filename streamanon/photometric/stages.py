@@ -111,7 +111,7 @@ class PhotometricSettings:
     light_side: int = 128
     render_side: int = 160
     alpha: float = 0.3
-    measure_every: int = 3
+    measure_every: int = 6
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
@@ -497,20 +497,22 @@ def crisp(p: FacePatch) -> None:
     scale = CRISP[1]
     inner = cv2.erode(p.covered.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(1, round(0.01 * p.size)))
     weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), max(1.0, 0.01 * p.size))
-    low = cv2.GaussianBlur(p.render, (0, 0), max(1.0, scale * p.size))
-    p.render += (amount * weight)[..., None] * (p.render - low)
+    detail = cv2.subtract(p.render, cv2.GaussianBlur(p.render, (0, 0), max(1.0, scale * p.size)))
+    weight *= amount
+    p.render = cv2.add(p.render, cv2.multiply(detail, cv2.merge([weight] * 3)))
 
 
 def extended_uv(uv: np.ndarray, covered: np.ndarray, cover: np.ndarray, limit: int = 5000) -> np.ndarray:
     """(H, W, 2) texture coordinates, those of the rendered pixels and, over the rest of ``cover``, those of
-    the affine map (pixel -> texture) fitted on the rendered ones."""
-    ys, xs = np.nonzero(covered)
+    the affine map (pixel -> texture) fitted on the rendered ones (about ``limit`` of them, on a grid)."""
     beyond = cover & ~covered
+    h, w = covered.shape
+    step = max(1, int(np.sqrt(h * w / (2 * limit))))
+    ys, xs = np.nonzero(covered[::step, ::step])
     if len(xs) < 3 or not beyond.any():
         return uv
-    pick = np.linspace(0, len(xs) - 1, min(limit, len(xs))).astype(int)
-    a = np.c_[xs[pick], ys[pick], np.ones(len(pick))]
-    coef, *_ = np.linalg.lstsq(a, uv[ys[pick], xs[pick]], rcond=None)
+    ys, xs = ys * step, xs * step
+    coef, *_ = np.linalg.lstsq(np.c_[xs, ys, np.ones(len(xs))], uv[ys, xs], rcond=None)
     by, bx = np.nonzero(beyond)
     out = uv.copy()
     out[by, bx] = np.c_[bx, by, np.ones(len(bx))] @ coef
@@ -559,10 +561,10 @@ def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
         depth = min(grain_amount(want, float(grained.var()) if grained.size else 0.0, marks_level), MAX_MARK)
     grey = texture * (skin_depth / 255.0) + noise * (amount / 255.0)
     if not marked:
-        p.render += grey[..., None]
+        p.render = cv2.add(p.render, cv2.merge([grey] * 3))
         return
-    tinted = marks[..., None] * (MARK_TINT * (depth / 255.0 / float(LUMA @ MARK_TINT)))
-    p.render += grey[..., None] + tinted
+    tint = MARK_TINT * (depth / 255.0 / float(LUMA @ MARK_TINT))
+    p.render = cv2.add(p.render, cv2.merge([cv2.scaleAdd(marks, float(t), grey) for t in tint]))
 
 
 def grain_textures(noise: np.ndarray, white: np.ndarray, marks: np.ndarray | None) -> np.ndarray:

@@ -133,8 +133,9 @@ def rasterise(points: np.ndarray, tris: np.ndarray, shape: tuple[int, int], dept
         order = order[np.argsort(-depth[tris[order]].mean(1), kind="stable")]
     index = np.zeros(shape, np.int32)
     fixed = np.round(corners * 16).astype(np.int32)
-    for t in order:
-        cv2.fillConvexPoly(index, fixed[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
+    fill = cv2.fillConvexPoly
+    for poly, value in zip(list(fixed[order]), (order + 1).tolist()):  # plain ints and views: a hot loop
+        fill(index, poly, value, cv2.LINE_8, 4)
     flat = np.flatnonzero(index)
     tri = index.ravel()[flat] - 1
     ys, xs = np.divmod(flat, shape[1])
