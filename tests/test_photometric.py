@@ -477,6 +477,30 @@ def test_a_track_is_measured_every_k_frames_and_again_after_a_scene_cut(frame_an
     assert len(calls) == 3
 
 
+@needs_texture
+def test_teeth_are_read_on_every_frame_and_the_rest_moves_on_smoothly_between_measurements(frame_and_faces,
+                                                                                            monkeypatch):
+    """Teeth come and go with each syllable: read once in six frames, a laugh's teeth were drawn as a dark hole.
+    The slow measurements (light, colour) approach their last reading by one step a frame, with no jump on the
+    frames they are read."""
+    rgb, faces = frame_and_faces
+    readings = iter([1.0] + [0.0] * 20)
+    monkeypatch.setattr(S, "teeth_shown", lambda *a: next(readings))
+    gen = FaceGenerator(GenerateSettings())
+    track = int(faces.track_ids[0])
+    seen = []
+    for _ in range(3):
+        gen.apply(rgb.copy(), faces)
+        seen.append(gen.renderer.store.states[track].teeth)
+    assert seen[0] == 1.0 and 0.0 < seen[2] < seen[1] < 1.0  # frames 2 and 3 are not measured, still read
+
+    store = TemporalStore(alpha=0.5)
+    store.smooth(1, np.ones(9), np.zeros(3), np.ones(3), 10.0)
+    s = store.smooth(1, 3 * np.ones(9), np.zeros(3), np.ones(3), 10.0)
+    assert np.allclose(s.sh, 2.0)
+    assert np.allclose(store.advance(1).sh, 2.5) and np.allclose(store.advance(1).sh, 2.75)
+
+
 def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     from streamanon.photometric.features import lip_polygons
 
@@ -787,6 +811,7 @@ def test_teeth_are_drawn_only_as_much_as_the_originals_opening_shows_them(model3
     cv2.fillPoly(smile, [loop], (235, 232, 225))  # white teeth fill the opening
     yawn = np.full((700, 700, 3), (200, 150, 130), np.uint8)
     cv2.fillPoly(yawn, [loop], (90, 30, 35))  # a dark, red "o"
+    skin = skin.mean(0)
     assert S.teeth_shown(smile, opened, skin) == 1.0
     assert S.teeth_shown(yawn, opened, skin) == 0.0
     assert S.teeth_shown(smile, face_points(model3d, size=40.0), skin) is None  # too small to read

@@ -143,6 +143,7 @@ class FacePatch:
     beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
     teeth: float | None = None  # how much of the original's mouth opening shows teeth (teeth_shown), 0..1;
     # None: not read (a closed mouth), drawn as fully shown
+    skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -208,7 +209,8 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
-    p.teeth = teeth_shown(small, verts, skin)
+    p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
+    p.teeth = None if p.skin_rgb is None else teeth_shown(small, verts, p.skin_rgb)
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
@@ -277,15 +279,21 @@ TEETH_FULL = 0.2
 
 def teeth_shown(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> float | None:
     """How much of the mouth opening of an (H, W, 3) uint8 face with (478, 2+) ``points`` shows teeth, 0..1
-    (TEETH_FULL of its pixels or more: 1), with its (K, 3) ``skin`` pixels as the reference; None when the
-    opening is too small to read (a closed mouth). Whether teeth show is the expression's (a smile against an
-    "o"): one number, nothing of the teeth themselves is kept."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(mouth_loop(points)).astype(np.int32)], 1)
-    pixels = image[cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)].astype(np.float32)  # no lip edge
-    if len(pixels) < 12 or len(skin) < 12:
+    (TEETH_FULL of its pixels or more: 1), with the (3,) mean sRGB colour of its ``skin`` as the reference; None
+    when the opening is too small to read (a closed mouth). Whether teeth show is the expression's (a smile
+    against an "o"): one number, nothing of the teeth themselves is kept."""
+    loop = np.round(mouth_loop(points)).astype(np.int32)
+    lo = np.maximum(loop.min(0) - 2, 0)
+    hi = np.minimum(loop.max(0) + 3, (image.shape[1], image.shape[0]))
+    if (hi <= lo).any():
         return None
-    ref = skin.astype(np.float32).mean(0)
+    sub = image[lo[1]:hi[1], lo[0]:hi[0]]  # the opening's box only: read on every frame
+    mask = np.zeros(sub.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [loop - lo], 1)
+    pixels = sub[cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)].astype(np.float32)  # no lip edge
+    if len(pixels) < 12:
+        return None
+    ref = np.asarray(skin, np.float32).reshape(3)
     grey = pixels @ LUMA.astype(np.float32)
     redness = (pixels[:, 0] - pixels[:, 2]) / np.maximum(pixels[:, 0], 1.0)
     ref_redness = (ref[0] - ref[2]) / max(float(ref[0]), 1.0)
@@ -294,18 +302,35 @@ def teeth_shown(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> floa
     return float(np.clip(tooth.mean() / TEETH_FULL, 0.0, 1.0))
 
 
-def smooth(p: FacePatch, store: TemporalStore, frames: int = 1) -> None:
-    """Replace the patch's measurements by the track's smoothed ones (``frames``: frames since the track's
-    previous measurement)."""
-    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, frames, p.lips, p.beard, p.tail,
-                          p.teeth))
+def smooth(p: FacePatch, store: TemporalStore) -> None:
+    """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
+    reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
+                          p.skin_rgb))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
-    """Give the patch its track's smoothed measurements (a frame on which the original is not measured)."""
+    """Give the patch its track's smoothed measurements."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
-    p.teeth = state.teeth
+    p.teeth, p.skin_rgb = state.teeth, state.skin_rgb
+
+
+def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
+    """A frame on which the original is not measured: the track's values take one step towards their last
+    measurement, and the teeth are read again (they come and go with each syllable), at the measuring size."""
+    state = store.advance(p.track_id)
+    if state.skin_rgb is not None:
+        f = min(1.0, settings.light_side / max(p.size, 1.0))
+        points = _scaled(p.own, f)
+        loop = mouth_loop(p.own)
+        lo = np.maximum(np.floor(loop.min(0)).astype(int) - 4, 0)
+        hi = np.minimum(np.ceil(loop.max(0)).astype(int) + 5, (p.original.shape[1], p.original.shape[0]))
+        if (hi > lo).all():
+            crop = p.original[lo[1]:hi[1], lo[0]:hi[0]]
+            size = (max(1, round(crop.shape[1] * f)), max(1, round(crop.shape[0] * f)))
+            small = crop if f == 1.0 else shrink(crop, size)
+            store.teeth(p.track_id, teeth_shown(small, points - np.r_[lo * f, 0.0], state.skin_rgb))
+    reuse(p, state)
 
 
 def light_correction(linear: np.ndarray, normals: np.ndarray, skin: np.ndarray, sh: np.ndarray,
@@ -715,11 +740,10 @@ class FaceRenderer:
         s = self.settings
         state, last = self.store.current(track_id), self.measured.get(track_id)
         if state is not None and last is not None and self.frame - last < s.measure_every:
-            self._timed("temporal", reuse, p, state)
+            self._timed("temporal", read_teeth, p, s, self.store)
         else:
             self._timed("measure", measure, p, s)
-            since = self.frame - last if state is not None and last is not None else 1
-            self._timed("temporal", smooth, p, self.store, since)
+            self._timed("temporal", smooth, p, self.store)
             self.measured[track_id] = self.frame
         self._timed("render", render, p, self.tone, s.render_side)
         if s.colour:

@@ -44,9 +44,15 @@ def is_cut(previous: np.ndarray | None, current: np.ndarray) -> bool:
         float(np.abs(previous - current).mean()) > CUT_THRESHOLD
 
 
+# weight of the newest teeth reading (read on every frame: how much of the opening shows teeth changes with each
+# syllable; one reading in six, or a slow average, drew a dark hole while the original's teeth showed)
+TEETH_ALPHA = 0.5
+
+
 @dataclass
 class TrackState:
-    """Smoothed measurements of one track; None until its first face."""
+    """Smoothed measurements of one track; None until its first face. ``raw``: the latest measurements, which the
+    smoothed values approach by one step a frame (``TemporalStore.advance``)."""
 
     sh: np.ndarray | None = None
     lab_mean: np.ndarray | None = None
@@ -57,11 +63,13 @@ class TrackState:
     beard: float | None = None  # how much darker the original's beard area is than its cheeks
     tail: float | None = None  # the plain variance of the Laplacian over the original's skin
     teeth: float | None = None  # how much of the original's mouth opening shows teeth
+    skin_rgb: np.ndarray | None = None  # the mean sRGB colour (0-255) of the original's skin pixels
+    raw: dict = field(default_factory=dict)
 
 
 @dataclass
 class TemporalStore:
-    """TrackState per track id. ``alpha``: weight of the newest measurement (1 = no smoothing)."""
+    """TrackState per track id. ``alpha``: weight of the newest measurement per frame (1 = no smoothing)."""
 
     alpha: float = 0.3
     states: dict[int, TrackState] = field(default_factory=dict)
@@ -81,20 +89,30 @@ class TemporalStore:
             del self.states[tid]
 
     def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float,
-               frames: int = 1, lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
-               teeth: float | None = None) -> TrackState:
-        """The track's state after this frame's measurements, the first for ``frames`` frames (the weight is
-        that of ``frames`` measurements in a row: the smoothing's time constant stays the same)."""
-        a = 1.0 - (1.0 - self.alpha) ** max(frames, 1)
+               lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
+               teeth: float | None = None, skin_rgb: np.ndarray | None = None) -> TrackState:
+        """The track's state after this frame's measurements: they become the values it approaches (a lip colour
+        or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
-        s.sh, s.lab_mean = ema(s.sh, sh, a), ema(s.lab_mean, lab_mean, a)
-        s.lab_std, s.grain = ema(s.lab_std, lab_std, a), ema(s.grain, grain, a)
-        s.beard, s.tail = ema(s.beard, beard, a), ema(s.tail, tail, a)
-        if teeth is not None:  # a closed mouth tells nothing: the last reading stays
-            s.teeth = ema(s.teeth, teeth, a)
-        if lips is not None:
-            s.lips = ema(s.lips, lips, a)
+        fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
+                     skin_rgb=skin_rgb)
+        s.raw.update({k: v for k, v in fresh.items() if v is not None})
+        self.teeth(track_id, teeth)
+        return self.advance(track_id)
+
+    def advance(self, track_id: int) -> TrackState:
+        """One frame's step of the track's smoothed values towards its latest measurements (a frame on which
+        the original is not measured moves on as smoothly as one on which it is)."""
+        s = self.states.setdefault(track_id, TrackState())
+        for k, v in s.raw.items():
+            setattr(s, k, ema(getattr(s, k), v, self.alpha))
         return s
+
+    def teeth(self, track_id: int, teeth: float | None) -> None:
+        """This frame's teeth reading (None, a closed mouth, tells nothing: the last value stays)."""
+        s = self.states.setdefault(track_id, TrackState())
+        if teeth is not None:
+            s.teeth = ema(s.teeth, teeth, TEETH_ALPHA if self.alpha < 1.0 else 1.0)
 
     def current(self, track_id: int) -> TrackState | None:
         """The track's state when it has measurements, else None (new track, or after a scene cut)."""
