@@ -24,6 +24,12 @@ DARK_SKIN = (48.0, 62.0)  # CIELAB L* of the skin: from light (the second) to da
 LASHES = 30  # upper lashes per eye
 CHIN, FOREHEAD = 152, 10  # mesh points: the face's up direction
 IRIS_FIBRES = 0.18  # contrast of the iris's radial fibres
+# the white of the eye (sRGB at a light of 1): in photographs it is seldom white, shaded by the lids and lashes
+# (at 0.8 the eyes stared, and their motion raised the flicker on lp_d11)
+SCLERA = np.array([0.70, 0.66, 0.63], np.float32)
+LID_SHADOW = 0.4  # the upper lid's shadow: the top of the opening at this share of the light, full at 70% down
+GAZE_REACH = (0.22, 0.2)  # the iris centre lies within this share of the eye's width (along) and height (across)
+#                            of its middle
 LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
 HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 
@@ -159,13 +165,13 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
             continue
         c = contour - origin
         opening = _soft_polygon(sub.shape[:2], c)
-        centre = points[eye.centre, :2] - origin
         radius = float(np.linalg.norm(points[eye.ring, :2] - points[eye.centre, :2], axis=1).mean())
+        centre = gaze_centre(c, points[eye.centre, :2] - origin)
         gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
         half = max(np.ptp(c[:, 0]) / 2, 1.0)
         shade = 1 - 0.35 * ((gx - c[:, 0].mean()) / half) ** 2
         eye_img = np.empty_like(sub)
-        eye_img[:] = np.array([0.80, 0.76, 0.73], np.float32) * light
+        eye_img[:] = SCLERA * light
         eye_img *= np.clip(shade, 0.3, 1.0)[..., None]
         r = np.hypot(gx - centre[0], gy - centre[1]) / max(radius, 1e-3)
         theta = np.arctan2(gy - centre[1], gx - centre[0])
@@ -175,7 +181,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         iris_px = iris * light * ((0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1)) * texture)[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
-        eye_img *= (0.55 + 0.45 * np.clip((gy - c[:, 1].min()) / (0.6 * height), 0, 1))[..., None]  # lid shadow
+        eye_img *= (LID_SHADOW + (1 - LID_SHADOW) * np.clip((gy - c[:, 1].min()) / (0.7 * height), 0, 1))[..., None]
         if radius >= 2.5:
             spot = centre + np.array([-0.3, -0.35]) * radius
             _over(eye_img, np.array([0.97, 0.97, 0.97], np.float32) * min(max(light, 0.8), 1.0),
@@ -205,6 +211,23 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
             cv2.polylines(fine, list(strokes[:, :2]), False, 230, width, cv2.LINE_AA, shift=4)  # darker at the root
             soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.6))
         _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
+
+
+def gaze_centre(contour: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The iris centre (2,) held within GAZE_REACH of the middle of the eye's (K, 2) ``contour``, along the line
+    between its corners and across it: MediaPipe's iris points behind glasses or in a squint strayed into a
+    corner (a rolled eye), and their jitter there moved a dark iris over a white sclera."""
+    left, right = contour[int(np.argmin(contour[:, 0]))], contour[int(np.argmax(contour[:, 0]))]
+    axis = right - left
+    width = max(float(np.linalg.norm(axis)), 1e-6)
+    axis = axis / width
+    normal = np.array([-axis[1], axis[0]])
+    middle = (left + right) / 2
+    d = centre - middle
+    along = float(np.clip(d @ axis, -GAZE_REACH[0] * width, GAZE_REACH[0] * width))
+    height = max(float(np.ptp(contour @ normal)), 1e-6)
+    across = float(np.clip(d @ normal, -GAZE_REACH[1] * height, GAZE_REACH[1] * height))
+    return middle + along * axis + across * normal
 
 
 def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndarray) -> np.ndarray:

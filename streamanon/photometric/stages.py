@@ -467,13 +467,8 @@ def extend(p: FacePatch) -> None:
     sigma = 0.5 + 0.01 * p.size
     k = 2 * int(np.ceil(2 * sigma)) + 1
     inner = cv2.erode(p.covered.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    a = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), sigma)[..., None]
-    render = p.render.astype(np.float32, copy=False)  # (render + offset) * a + base * (1 - a), in place
-    render += offset
-    render -= base
-    render *= a
-    render += base
-    p.render = render
+    a = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), sigma)
+    p.render = cv2.blendLinear(cv2.add(p.render.astype(np.float32, copy=False), offset), base, a, 1.0 - a)
 
 
 def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
@@ -673,11 +668,12 @@ def _edge_fill(p: FacePatch, cover: np.ndarray, side: float = 96.0) -> tuple[np.
     offset = np.clip(offset, -MAX_SHIFT, MAX_SHIFT)
     other = cv2.GaussianBlur((~skin).astype(np.float32), (0, 0), 0.01 * side)
     up = (w, h)
-    skin_side = cv2.resize((extended + offset) * (1 - other[..., None]), up, interpolation=cv2.INTER_LINEAR)
-    other = cv2.resize(other, up, interpolation=cv2.INTER_LINEAR)[..., None]
+    skin_side = cv2.resize(extended + offset, up, interpolation=cv2.INTER_LINEAR)
+    other = cv2.resize(other, up, interpolation=cv2.INTER_LINEAR)
     # hair and background in the band: the frame itself, softened a little (a 96 px copy was a smear)
     sharp = cv2.GaussianBlur(p.original, (0, 0), max(0.6, BAND_SOFTNESS * p.size)).astype(np.float32) / 255.0
-    return skin_side + sharp * other, cv2.resize(offset, up, interpolation=cv2.INTER_LINEAR)
+    base = cv2.blendLinear(skin_side, sharp, 1.0 - other, other)  # per-pixel weights (summing to 1)
+    return base, cv2.resize(offset, up, interpolation=cv2.INTER_LINEAR)
 
 
 class FaceRenderer:
