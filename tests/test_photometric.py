@@ -515,28 +515,6 @@ def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read
 
 
-def test_the_brows_take_the_originals_hair_colour_darker_on_dark_and_red_on_red_hair(model3d):
-    """Three numbers, like the lips: the brows were a grey-brown shade of the skin on every face (grey bars on
-    red or brown hair). Their hairs are the darkest pixels between the brow landmarks, and the drawn hairs'
-    colour is darker than those pixels by how much of the brow the drawing covers."""
-    from streamanon.photometric.features import brow_indices
-
-    pts = face_points(model3d)
-    skin = np.full((500, 3), (200, 150, 130), np.uint8)
-
-    def brows(colour):
-        image = np.full((420, 420, 3), (200, 150, 130), np.uint8)
-        for upper, lower in brow_indices():
-            cv2.fillPoly(image, [np.round(pts[np.r_[upper, lower[::-1]]]).astype(np.int32)], colour)
-        return S.brow_colour(image, pts, skin)
-
-    dark, red = brows((60, 45, 40)), brows((170, 90, 60))
-    assert (dark < 0.3).all()  # near-black hair: near-black brows (and darker than the pixels: 0.3-0.31)
-    assert red[0] > 0.7 and red[2] < 0.4  # ginger: red kept, not a grey shade
-    assert S.brow_colour(np.full((420, 420, 3), 128, np.uint8), face_points(model3d, size=8.0, offset=2.0),
-                         skin) is None  # too small to read
-
-
 def test_nostrils_are_dark_below_the_nose_tip_and_hide_behind_it_when_the_head_turns(model3d):
     from streamanon.photometric.features import NOSE_TIP, NOSTRILS, draw_nose
 

@@ -33,7 +33,6 @@ from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
     Look,
-    brow_indices,
     dark_share,
     draw_brows,
     draw_eyes,
@@ -145,7 +144,6 @@ class FacePatch:
     teeth: float | None = None  # how much of the original's mouth opening shows teeth (teeth_shown), 0..1;
     # None: not read (a closed mouth), drawn as fully shown
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
-    brows: np.ndarray | None = None  # (3,) the original's brow colour / skin colour (sRGB); None: the look's shade
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -211,7 +209,6 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
-    p.brows = brow_colour(small, verts, skin)
     p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
     p.teeth = None if p.skin_rgb is None else teeth_shown(small, verts, p.skin_rgb)
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
@@ -266,30 +263,6 @@ def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.nd
     return np.clip(ratio, *LIP_RANGE).astype(np.float32)
 
 
-# the brows' hairs: the darkest BROW_DARKEST of the pixels between the brow landmarks (the rest is skin between
-# and around the hairs); their colour as a factor on the skin's, per channel, within BROW_RANGE (near black to
-# fair); the drawn brows take it instead of a grey-brown shade of the skin (grey bars on brown or red hair);
-# as the drawn hairs cover about BROW_COVER of the brow, their own colour is that much darker than what the
-# pixels show (at 1 the drawn brows came out much fainter than the original's)
-BROW_DARKEST, BROW_RANGE, BROW_COVER = 0.25, (0.12, 0.9), 0.75
-
-
-def brow_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
-    """(3,) the brows' hair colour of an (H, W, 3) uint8 face with (478, 2+) ``points``, as a factor on the mean
-    of its (K, 3) ``skin`` pixels (sRGB), or None when the brows are too small to read. Three numbers, like
-    the skin and lip colour."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    for upper, lower in brow_indices():
-        cv2.fillPoly(mask, [np.round(points[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
-    pixels = image[mask.astype(bool)].astype(np.float32)
-    if len(pixels) < 20 or len(skin) < 12:
-        return None
-    grey = pixels @ LUMA.astype(np.float32)
-    dark = pixels[grey <= np.quantile(grey, BROW_DARKEST)]
-    ratio = np.median(dark, 0) / np.maximum(skin.astype(np.float32).mean(0), 1.0)
-    return np.clip(1.0 - (1.0 - ratio) / BROW_COVER, *BROW_RANGE).astype(np.float32)
-
-
 # a pixel of the mouth opening shows a tooth when it is at least TEETH_GREY of the skin's grey level (an open
 # "o" or a yawn is dark inside) and at most TEETH_RED of the skin's redness, or TEETH_RED_FLOOR where that is
 # more (teeth are near white or a little yellow; the tongue, the lips' inside and a dark mouth are as red as the
@@ -332,14 +305,14 @@ def teeth_shown(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> floa
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.brows))
+                          p.skin_rgb))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
-    p.teeth, p.skin_rgb, p.brows = state.teeth, state.skin_rgb, state.brows
+    p.teeth, p.skin_rgb = state.teeth, state.skin_rgb
 
 
 def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -518,12 +491,8 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
         keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
         hairs = hairs if hairs is not None else stubble(white_texture(p.track_id, p.noise.shape[0]))
         draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1))
-    if p.brows is None:
-        shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black, dark skin
-        brows = skin * shade * np.array([1.0, 0.9, 0.82])
-    else:
-        brows = skin * p.brows
-    draw_brows(p.render, p.target, p.look.brows, brows.astype(np.float32))
+    shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
+    draw_brows(p.render, p.target, p.look.brows, (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
