@@ -515,38 +515,6 @@ def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read
 
 
-def test_the_renders_blotches_are_brought_down_to_a_smooth_originals_level_and_never_raised():
-    """A smooth face in soft light (lp_d11's child) came out with 1.5-1.8x its skin's middle frequencies; their
-    motion raised the flicker to 1.21. The render's are scaled down to the original's, one number; a smooth render
-    on a textured original is left as it is."""
-    rng = np.random.default_rng(0)
-    size = 160
-    blotches = cv2.GaussianBlur(rng.normal(0, 1, (200, 200)).astype(np.float32), (0, 0), 4.0)
-    blotches *= 0.06 / blotches.std()
-
-    def patch(structure: float) -> S.FacePatch:
-        p = S.FacePatch(0, (0, 0, 200, 200), np.zeros((200, 200, 3), np.uint8), np.zeros((478, 3)),
-                        np.zeros((478, 3)), np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.float32), size)
-        p.render = np.clip(0.6 + blotches[..., None] * np.ones(3, np.float32), 0, 1).astype(np.float32)
-        p.covered = p.skin = np.ones((200, 200), bool)
-        p.structure = structure
-        return p
-
-    def energy(p: S.FacePatch) -> float:
-        return S.band_energy(p.render @ np.array([0.299, 0.587, 0.114], np.float32), np.arange(200 * 200), size)
-
-    before = energy(patch(0.0))
-    smooth = patch(0.3 * before)
-    S.match_structure(smooth)
-    assert energy(smooth) == pytest.approx(0.3 * before, rel=0.1)  # down to the original's level
-    flat = patch(0.0)
-    S.match_structure(flat)
-    assert energy(flat) == pytest.approx(S.MIN_STRUCTURE ** 2 * before, rel=0.1)  # at most halved in amplitude
-    rough = patch(3.0 * before)
-    S.match_structure(rough)
-    assert np.array_equal(rough.render, patch(0.0).render)  # never raised
-
-
 def test_nostrils_are_dark_below_the_nose_tip_and_hide_behind_it_when_the_head_turns(model3d):
     from streamanon.photometric.features import NOSE_TIP, NOSTRILS, draw_nose
 

@@ -138,7 +138,6 @@ class FacePatch:
     lab: LabStats | None = None
     detail: float = 0.0  # the original skin's robust variance of the Laplacian (grain.grey_texture_variance)
     tail: float = 0.0  # its plain variance of the Laplacian (pores, creases, edges, hair: the heavy tail)
-    structure: float | None = None  # the mid-band energy of its skin's grey (``band_energy``); None: not read
     marks: np.ndarray | None = None  # (NOISE_RES, NOISE_RES) the track's sparse skin marks (grain.marks_texture)
     lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
     beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
@@ -213,30 +212,6 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
     p.teeth = None if p.skin_rgb is None else teeth_shown(small, verts, p.skin_rgb)
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    p.structure = band_energy(grey, raster.pixels[on_skin], p.size * small.shape[1] / w)
-
-
-# the skin's middle frequencies (blotches, the soft forms of the cheeks and nose): a difference of Gaussians at
-# these shares of the face size. On lp_d11 (a smooth-skinned child, soft light) the output's skin had 1.5-1.8x the
-# original's energy in these bands, its motion 1.57x the frame-to-frame change of the original's skin (flicker 1.21)
-STRUCTURE_BAND = (0.02, 0.06)
-MIN_STRUCTURE = 0.5  # the render's middle frequencies are brought down to the original's level, to this share of
-#                      their amplitude (a quarter of their energy) at most
-
-
-def band_energy(grey: np.ndarray, pixels: np.ndarray, face: float) -> float | None:
-    """Mean square of the (H, W) float image's STRUCTURE_BAND difference of Gaussians over its flat ``pixels``,
-    for a face ``face`` px large; None when there are too few."""
-    if len(pixels) < 50:
-        return None
-    return float(np.mean(np.square(structure_band(grey, face).ravel()[pixels])))
-
-
-def structure_band(image: np.ndarray, face: float) -> np.ndarray:
-    """The STRUCTURE_BAND difference of Gaussians of an image (any channels) with a face ``face`` px large."""
-    lo, hi = (max(0.5, b * face) for b in STRUCTURE_BAND)
-    return cv2.GaussianBlur(image, (0, 0), lo) - cv2.GaussianBlur(image, (0, 0), hi)
 
 
 def skin_core(uv: np.ndarray) -> np.ndarray:
@@ -330,14 +305,14 @@ def teeth_shown(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> floa
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.structure))
+                          p.skin_rgb))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
-    p.teeth, p.skin_rgb, p.structure = state.teeth, state.skin_rgb, state.structure
+    p.teeth, p.skin_rgb = state.teeth, state.skin_rgb
 
 
 def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -447,30 +422,6 @@ def colour(p: FacePatch) -> None:
     skin = p.render[region]
     source = lab_stats(skin[:: max(1, len(skin) // 8000)])  # statistics of at most ~8,000 pixels
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
-    if p.structure is not None:
-        match_structure(p)
-
-
-def match_structure(p: FacePatch) -> None:
-    """Scale the render's middle frequencies down (never up) to the original skin's level (``p.structure``): a
-    smooth face in soft light is not given blotches and deep forms it does not have. One number, like the
-    grain's level."""
-    if p.skin.sum() < 50:
-        return
-    face = p.size * p.render.shape[1] / p.original.shape[1]
-    band = structure_band(p.render, face)
-    grey = band @ LUMA.astype(np.float32)
-    g, gg = grey[p.skin], structure_band(grey, face)[p.skin]  # the band of the band: the filter is no projection
-    own = float(np.mean(g * g))
-    target = max(p.structure, MIN_STRUCTURE ** 2 * own)
-    if own <= target:
-        return
-    # energy after adding t x band: own + 2 t <g, gg> + t^2 |gg|^2; the t in [-1, 0] reaching the target (or the
-    # nearest to it)
-    a, b, c = float(np.mean(gg * gg)), float(np.mean(g * gg)), own - target
-    disc = b * b - a * c
-    t = (-b + np.sqrt(disc)) / a if disc >= 0.0 and a > 0.0 else -b / max(a, 1e-12)
-    p.render[p.covered] += float(np.clip(t, -1.0, 0.0)) * band[p.covered]
 
 
 def upscale(p: FacePatch) -> None:

@@ -64,7 +64,6 @@ class TrackState:
     tail: float | None = None  # the plain variance of the Laplacian over the original's skin
     teeth: float | None = None  # how much of the original's mouth opening shows teeth
     skin_rgb: np.ndarray | None = None  # the mean sRGB colour (0-255) of the original's skin pixels
-    structure: float | None = None  # the mid-band energy of the original's skin (stages.band_energy)
     raw: dict = field(default_factory=dict)
 
 
@@ -91,14 +90,12 @@ class TemporalStore:
 
     def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float,
                lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
-               teeth: float | None = None, skin_rgb: np.ndarray | None = None,
-               structure: float | None = None) -> TrackState:
-        """The track's state after this frame's measurements: they become the values it approaches (a value that
-        could not be read (None: a lip colour, the skin's colour or structure) leaves the last one), and it takes
-        one step."""
+               teeth: float | None = None, skin_rgb: np.ndarray | None = None) -> TrackState:
+        """The track's state after this frame's measurements: they become the values it approaches (a lip colour
+        or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
         fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
-                     skin_rgb=skin_rgb, structure=structure)
+                     skin_rgb=skin_rgb)
         s.raw.update({k: v for k, v in fresh.items() if v is not None})
         self.teeth(track_id, teeth)
         return self.advance(track_id)
