@@ -114,6 +114,7 @@ class Raster:
 
     def interpolate(self, values: np.ndarray, tris: np.ndarray) -> np.ndarray:
         """(K, D) per-pixel barycentric mix of per-vertex ``values`` (N, D)."""
+        values = np.asarray(values, np.result_type(values, np.float32))  # in-place products need a float type
         corners = tris[self.tri]
         out = np.take(values, corners[:, 0], axis=0)  # three gathers and in-place products: a third of an einsum
         out *= self.bary[:, :1]
