@@ -29,7 +29,7 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
-from .photometric.features import Look, brow_top, mouth_arcs, random_look
+from .photometric.features import Look, brow_top, lip_polygons, mouth_arcs, random_look
 from .photometric.grain import marks_texture, noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
@@ -159,6 +159,35 @@ class FramePlan:
     patches: list = field(default_factory=list)
 
 
+# a rounded mouth ("o", a yawn: inner-lip gap over mouth width from ROUND[0] to ROUND[1]) takes less and less of the
+# identity swap's change on and around the lips: a new identity's mouth shape added to an "o" pulled its corners
+# out and up to the upper lip, and the opening became a wide slit with notched corners (lp_d18)
+ROUND = (0.35, 0.7)
+MOUTH_REACH = 0.6  # the held-back region fades out this share of the mouth width beyond the outer lip contour
+
+
+def mouth_falloff(mean: np.ndarray) -> np.ndarray:
+    """(N,) 1 on and inside the outer lip contour of the (N, 2) mean face, fading (smoothstep) to 0 at
+    MOUTH_REACH x the mouth width beyond it."""
+    upper, lower = lip_polygons()
+    outer = np.unique(np.r_[upper, lower])
+    hull = cv2.convexHull(mean[outer].astype(np.float32))
+    width = float(np.ptp(mean[outer, 0]))
+    d = np.array([-cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in mean])
+    t = np.clip(d / (MOUTH_REACH * width), 0.0, 1.0)
+    return (1.0 - t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def roundness_hold(own: np.ndarray) -> float:
+    """0 for a closed or smiling mouth of the (N, 2) ``own`` shape, rising to 1 for a rounded one (the gap
+    between the inner lips' middles over the inner corners' distance, from ROUND[0] to ROUND[1])."""
+    upper, lower = mouth_arcs()
+    width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
+    gap = float(np.linalg.norm(own[upper[len(upper) // 2]] - own[lower[len(lower) // 2]]))
+    t = float(np.clip((gap / max(width, 1e-6) - ROUND[0]) / (ROUND[1] - ROUND[0]), 0.0, 1.0))
+    return t * t * (3 - 2 * t)
+
+
 def keep_mouth_gap(own: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``target`` (N, 2) with each pair of facing inner-lip points (upper, lower) apart as in ``own``, about
     the target's own middle of the pair. How far the mouth is open is expression, not identity: a sampled
@@ -183,6 +212,7 @@ class FaceGenerator:
         self.weights[EXPRESSION_POINTS] = s.expression_weight
         if s.variant == "mesh":
             self.weights = np.minimum(self.weights, outline_weights(self.shape_model.mean.reshape(-1, 2)))
+        self.mouth = mouth_falloff(self.shape_model.mean.reshape(-1, 2))
         self._identity: dict[int, TrackIdentity] = {}
         self.engine, self.texture, self.renderer = engine, None, None
         if s.variant == "mesh":
@@ -221,7 +251,9 @@ class FaceGenerator:
         if not self.settings.swap:
             return m, own, ident
         own_coords = ident.own_identity(self.shape_model.identity_coords((own / CROP)[None])[0])
-        target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, self.weights, CROP, own_coords))
+        hold = roundness_hold(own)
+        weights = self.weights * (1.0 - hold * self.mouth) if hold > 0.0 else self.weights
+        target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, weights, CROP, own_coords))
         return m, target, ident
 
     def onnx_input(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):

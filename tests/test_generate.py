@@ -109,3 +109,33 @@ def test_the_new_geometry_keeps_the_mouth_as_open_as_the_original_across_identit
         own = transform(faces.landmarks[0][:, :2], align_matrix(faces.landmarks[0], CROP))
         assert np.allclose(target[lower] - target[upper], own[lower] - own[upper], atol=1e-3)
         assert not np.allclose(target, own, atol=0.5)  # the rest of the face did change
+
+
+def test_a_rounded_mouth_keeps_its_own_shape_where_a_closed_one_takes_the_new_identitys(frame_and_faces):
+    """An "o" takes (almost) none of the identity swap's change on the lips: a new mouth shape added to it
+    pulled the corners out and up, and the opening became a wide slit with notched corners. A closed mouth
+    still takes it."""
+    from streamanon.faces.align import align_matrix, transform
+    from streamanon.generate import roundness_hold
+    from streamanon.photometric.features import lip_polygons
+
+    rgb, faces = frame_and_faces
+    gen = FaceGenerator(GenerateSettings(variant="mesh", refine=False))
+    closed = faces.landmarks[0].copy()
+    upper, lower = lip_polygons()
+    lips = np.unique(np.r_[upper, lower])
+    rounded = closed.copy()
+    centre = closed[lips].mean(0)
+    width = float(np.ptp(closed[lips, 0]))
+    rounded[lips, 0] = centre[0] + 0.6 * (closed[lips, 0] - centre[0])  # narrower
+    below = np.unique(np.r_[lower, [14, 87, 178, 88, 95, 317, 402, 318, 324]])
+    rounded[below, 1] += 0.5 * width  # and open
+    moved = {}
+    for name, shape in (("closed", closed), ("rounded", rounded)):
+        own = transform(shape[:, :2], align_matrix(shape, CROP))
+        _, target, _ = gen.new_geometry(shape, 0)
+        moved[name] = float(np.linalg.norm(target[lips] - own[lips], axis=1).mean())
+        hold = roundness_hold(own)
+        assert hold == (0.0 if name == "closed" else 1.0)
+    assert moved["closed"] > 1.0
+    assert moved["rounded"] < 0.5 * moved["closed"]

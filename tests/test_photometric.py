@@ -183,8 +183,8 @@ def test_eyes_follow_the_new_iris_landmarks_and_an_open_mouth_shows_teeth(model3
     draw_mouth(mouth, opened, 300.0, 1.0)
     x, y = np.round(opened[13] + (0, 5)).astype(int)
     assert mouth[y, x].mean() > 0.4  # upper teeth under the upper lip
-    x, y = np.round(opened[13] + (0, 28)).astype(int)
-    assert mouth[y, x].max() < 0.3  # dark further in
+    x, y = np.round(opened[13] + (0, 18)).astype(int)
+    assert mouth[y, x].max() < 0.3  # dark further in (between the teeth and the tongue)
     x, y = np.round(opened[14] - (0, 3)).astype(int)
     assert mouth[y, x].mean() > 0.4  # wide open: lower teeth above the lower lip
     closed = np.full((600, 600, 3), 0.5, np.float32)
@@ -820,3 +820,26 @@ def test_teeth_are_drawn_only_as_much_as_the_originals_opening_shows_them(model3
     draw_mouth(shown, opened, 600.0, 1.0, teeth=1.0)
     draw_mouth(hidden, opened, 600.0, 1.0, teeth=0.0)
     assert shown[y, x - 8:x + 9].mean() > 0.6 > 0.3 > hidden[y, x - 8:x + 9].mean()  # no teeth in an "o"
+
+
+def test_a_wide_open_mouth_shows_a_tongue_below_its_dark_interior(model3d):
+    """A yawn or an "o" is no flat dark hole: the lower part of the opening holds a pink tongue, the upper part
+    stays dark; a mouth barely open shows none."""
+    from streamanon.photometric.features import draw_mouth
+
+    pts = face_points(model3d, size=600)
+    jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened, ajar = pts.copy(), pts.copy()
+    opened[jaw, 1] += 60
+    ajar[jaw, 1] += 12
+    wide, narrow = (np.full((700, 700, 3), 0.5, np.float32) for _ in range(2))
+    draw_mouth(wide, opened, 600.0, 1.0, teeth=0.0)
+    draw_mouth(narrow, ajar, 600.0, 1.0, teeth=0.0)
+    x = int(round(opened[13, 0]))
+    top, bottom = opened[13, 1], opened[14, 1]
+    upper = wide[int(top + 0.15 * (bottom - top)), x - 5:x + 6].mean(0)
+    lower = wide[int(top + 0.85 * (bottom - top)), x - 5:x + 6].mean(0)
+    assert upper.max() < 0.25  # dark under the upper lip
+    assert lower[0] > upper[0] + 0.3 and lower[0] > lower[1] + 0.15  # a pink tongue below
+    y = int(round((ajar[13, 1] + ajar[14, 1]) / 2))
+    assert narrow[y, x - 5:x + 6, 0].mean() < 0.3  # ajar: only the dark gap

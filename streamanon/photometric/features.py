@@ -295,16 +295,54 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         return
     top, bottom = points[upper, :2] - origin, untangled(points[upper, :2], points[lower, :2]) - origin
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
-    inside = np.empty_like(sub)
-    inside[:] = np.array([0.17, 0.07, 0.07], np.float32) * light
+    inside = _mouth_inside(sub.shape[:2], top, bottom, light)
+    if gap > TONGUE_FROM * size:  # open: the tongue lies in the lower part of the opening
+        tongue, alpha = _tongue(sub.shape[:2], top, bottom, light)
+        _over(inside, tongue, alpha * min(1.0, (gap / size - TONGUE_FROM) / TONGUE_FROM))
     if gap > 0.03 * size and teeth > 0.05:
-        depth = min(0.75 * gap, 0.09 * size) * (0.4 + 0.6 * teeth)
+        if gap > 0.07 * size and teeth > 0.6:  # wide open: the lower teeth show too, a little darker
+            low_depth = min(0.25 * gap, 0.035 * size)
+            low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, low_depth))[::-1]]))
+            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, low_depth, down=False), 0.8 * low)
+        depth = min(0.75 * gap, TEETH_DEPTH * size) * (0.4 + 0.6 * teeth)
         upper_row = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
         _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * min(1.0, 1.5 * teeth) * upper_row)
-        if gap > 0.07 * size and teeth > 0.6:  # wide open: the lower teeth show too, a little darker
-            low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, 0.25 * gap))[::-1]]))
-            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, 0.25 * gap, down=False), 0.8 * low)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
+
+
+MOUTH_DARK = np.array([0.17, 0.07, 0.07], np.float32)  # the mouth's interior, under full light
+TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under full light
+TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
+TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
+TEETH_GAP = 0.05  # how dark the gap between two teeth is
+
+
+def _mouth_inside(shape: tuple[int, int], top: np.ndarray, bottom: np.ndarray, light: float) -> np.ndarray:
+    """(H, W, 3) the mouth's dark interior: deepest under the upper lip, a little lighter towards the lower."""
+    gy = np.arange(shape[0], dtype=np.float32)[:, None]
+    y0, y1 = float(top[:, 1].min()), float(bottom[:, 1].max())
+    t = np.clip((gy - y0) / max(y1 - y0, 1.0), 0.0, 1.0)
+    return np.broadcast_to((MOUTH_DARK * light)[None, None] * (0.7 + 0.45 * t)[..., None],
+                           (*shape, 3)).astype(np.float32)
+
+
+def _tongue(shape: tuple[int, int], top: np.ndarray, bottom: np.ndarray, light: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """((H, W, 3) colour, (H, W) alpha) of a tongue: a soft ellipse over the lower part of the opening between
+    the (N, 2) inner lip arcs, darker at its back (top)."""
+    gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    order = np.argsort(bottom[:, 0])
+    xs, ys = bottom[order, 0], bottom[order, 1]
+    width = max(float(np.ptp(xs)), 1.0)
+    centre = float(xs.mean())
+    base = float(ys.max())
+    height = max(0.55 * (base - float(top[:, 1].min())), 1.0)
+    u, v = (gx - centre) / (0.46 * width), (gy - base) / height
+    r = np.sqrt(u * u + v * v)
+    alpha = np.clip((1.0 - r) / 0.3, 0.0, 1.0) * (v < 0.3)
+    back = np.clip(-v, 0.0, 1.0)[..., None]  # 0 at the front, 1 at the back
+    colour = (TONGUE * light)[None, None] * (1.0 - 0.3 * back * back)
+    return colour.astype(np.float32), (0.9 * alpha).astype(np.float32)
 
 
 def untangled(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
@@ -344,13 +382,13 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     order = np.argsort(arc[:, 0])
     line = np.interp(gx[0], arc[order, 0], arc[order, 1])[None, :]
     v = np.clip(((gy - line) if down else (line - gy)) / max(depth, 1.0), 0, 1)  # 0 at the lip, 1 at the edge
-    across = 1.0 - 0.1 * (2 * frac - 1) ** 2
+    across = 1.0 - 0.03 * (2 * frac - 1) ** 2
     to_gap = np.minimum(frac, 1 - frac) * width * half  # px to the nearest gap
     gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
-    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - 0.25 * gap) * (1 - 0.1 * v ** 4)
+    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4)
     colour = np.array([0.96, 0.92, 0.84], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
         np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
-    return (colour * min(0.55 + 0.45 * light, 1.05) * shade[..., None]).astype(np.float32)
+    return (colour * min(0.5 + 0.4 * light, 0.95) * shade[..., None]).astype(np.float32)
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:
