@@ -843,3 +843,12 @@ def test_a_wide_open_mouth_shows_a_tongue_below_its_dark_interior(model3d):
     assert lower[0] > upper[0] + 0.3 and lower[0] > lower[1] + 0.15  # a pink tongue below
     y = int(round((ajar[13, 1] + ajar[14, 1]) / 2))
     assert narrow[y, x - 5:x + 6, 0].mean() < 0.3  # ajar: only the dark gap
+
+
+def test_shadows_on_skin_turn_warmer_not_grey():
+    """Light scattered under the skin comes out redder: where the shading darkens the albedo, red falls least
+    and blue most; full light leaves the albedo as it is."""
+    f = S.warm_shading(np.array([0.4, 1.0], np.float32))
+    assert np.allclose(f[1], 1.0)
+    assert f[0, 0] > f[0, 1] > f[0, 2]
+    assert f[0, 1] == pytest.approx(0.4, abs=1e-5)  # green (most of the luminance) as shaded

@@ -58,6 +58,7 @@ SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrap
 # the darkest shading of the render, reached softly (relight.soft_floor): a fit on the original's own normals
 # reads part of its shape and albedo (a shadowed far cheek, hair at the edge) as light, and the far side of a
 # turned new face fell to near black under it
+WARM = np.array([0.85, 1.0, 1.12], np.float32)  # shading exponent per channel (warm_shading)
 SHADE_FLOOR = 0.35
 # the skin colour's core region (skin_core): inset (u, v) in texture coordinates from the lids, mouth corners
 # and face sides, and the fewest of its pixels that give the median and spread (fewer: all skin pixels do)
@@ -364,7 +365,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     face = albedo.reshape(-1, 3) * tone
     if not np.array_equal(p.sh, FLAT):
         shade *= light_correction(face * shade[:, None], pixel_normals, layout.skin[raster.tri], p.sh)
-    face *= soft_floor(despeckle(shade, raster.pixels, (hs, ws)), SHADE_FLOOR)[:, None]
+    face *= warm_shading(soft_floor(despeckle(shade, raster.pixels, (hs, ws)), SHADE_FLOOR))
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
     covered = raster.mask()
@@ -390,6 +391,14 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
     p.uv = uvmap.reshape(hs, ws, 2)
     p.render = linear_to_srgb_fast(lin).reshape(hs, ws, 3)
+
+
+def warm_shading(shade: np.ndarray) -> np.ndarray:
+    """(K, 3) per-channel factors of a (K,) shading: ``shade ** WARM``. Light scattered under the skin comes
+    out redder: a shadow on skin turns warmer and a little deeper in blue, not grey (the darkened albedo alone
+    gave grey, chalky shadows and blue-grey eye sockets on pale skin)."""
+    log = np.log(np.maximum(shade, 1e-4))[:, None]
+    return np.exp(log * WARM[None]).astype(np.float32)
 
 
 def despeckle(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
