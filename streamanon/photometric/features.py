@@ -314,7 +314,7 @@ MOUTH_DARK = np.array([0.17, 0.07, 0.07], np.float32)  # the mouth's interior, u
 TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under full light
 TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
 TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
-TEETH_GAP = 0.05  # how dark the gap between two teeth is
+TEETH_GAP = 0.08  # how dark the gap between two teeth is
 
 
 def _mouth_inside(shape: tuple[int, int], top: np.ndarray, bottom: np.ndarray, light: float) -> np.ndarray:
@@ -382,13 +382,14 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     order = np.argsort(arc[:, 0])
     line = np.interp(gx[0], arc[order, 0], arc[order, 1])[None, :]
     v = np.clip(((gy - line) if down else (line - gy)) / max(depth, 1.0), 0, 1)  # 0 at the lip, 1 at the edge
-    across = 1.0 - 0.03 * (2 * frac - 1) ** 2
+    across = 1.0 - 0.05 * (2 * frac - 1) ** 2
     to_gap = np.minimum(frac, 1 - frac) * width * half  # px to the nearest gap
     gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
-    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4)
-    colour = np.array([0.96, 0.92, 0.84], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
+    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4) * \
+        (1 - 0.12 * np.exp(-v / 0.15))  # the lip's shadow along the top
+    colour = np.array([0.95, 0.93, 0.88], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
         np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
-    return (colour * min(0.5 + 0.4 * light, 0.95) * shade[..., None]).astype(np.float32)
+    return (colour * min(0.55 + 0.45 * light, 1.0) * shade[..., None]).astype(np.float32)
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:
