@@ -852,3 +852,24 @@ def test_shadows_on_skin_turn_warmer_not_grey():
     assert np.allclose(f[1], 1.0)
     assert f[0, 0] > f[0, 1] > f[0, 2]
     assert f[0, 1] == pytest.approx(0.4, abs=1e-5)  # green (most of the luminance) as shaded
+
+
+def test_brows_take_a_hair_colour_never_lighter_than_the_darkened_skin():
+    """Brows drawn as a darker skin tone were grey bars: they now take a hair colour of the track's (a
+    population prior), near black or dark brown on dark skin, and never lighter than the darkened skin."""
+    from dataclasses import replace
+
+    from streamanon.photometric.features import BROW_FLOOR, BROW_PALETTE, brow_colour, random_look
+
+    look = random_look(np.random.default_rng(5))
+    darkest = np.array([0.45, 0.36, 0.31], np.float32)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    colours = [brow_colour(replace(look, hair=h), 75.0, 1.0, darkest) for h in np.linspace(0.0, 0.999, 40)]
+    assert all(float(c @ luma) <= float(darkest @ luma) + 1e-5 for c in colours)
+    assert all(c[0] > c[2] * 1.2 for c in colours)  # a warm hair colour, not a grey of the skin
+    assert len({tuple(np.round(c, 4)) for c in colours}) >= 3  # tracks differ
+    dark = [brow_colour(replace(look, hair=h), 30.0, 0.5, darkest) for h in np.linspace(0.0, 0.999, 40)]
+    assert max(float(c @ luma) for c in dark) <= max(float(BROW_PALETTE[1] @ luma) * 0.5,
+                                                     BROW_FLOOR * float(darkest @ luma)) + 1e-5
+    assert min(float(c @ luma) for c in colours + dark) >= BROW_FLOOR * float(darkest @ luma) - 1e-5
+    assert np.array_equal(brow_colour(look, 75.0, 1.0, darkest), brow_colour(look, 75.0, 1.0, darkest))

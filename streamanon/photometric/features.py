@@ -81,13 +81,14 @@ class Look:
     lips: np.ndarray
     lashes: np.ndarray | None = None  # from ``lash_strokes``
     pick: float = 1.0  # uniform in [0, 1): the iris turns brown on skin darker than this (``iris_for_skin``)
+    hair: float = 0.3  # uniform in [0, 1): picks the brows' hair colour (``brow_colour``)
 
 
 def random_look(rng: np.random.Generator) -> Look:
     """A track's eyes, brows, lips and lashes, drawn from ``rng`` (the lashes, then the iris pick last: the other
-    draws stay as they were before there were lashes)."""
+    draws stay as they were before there were lashes; the brows' hair colour after them)."""
     return Look(iris_colour(rng), brow_strokes(rng), float(rng.uniform(0.4, 0.6)), lip_tint(rng), lash_strokes(rng),
-                float(rng.random()))
+                float(rng.random()), float(rng.random()))
 
 
 def lash_strokes(rng: np.random.Generator, count: int = LASHES) -> np.ndarray:
@@ -117,6 +118,30 @@ def iris_for_skin(look: Look, lightness: float) -> np.ndarray:
     if look.pick >= dark_share(lightness):
         return look.iris
     return (IRIS_PALETTE[1] * float(np.clip(look.iris.mean() / IRIS_PALETTE[1].mean(), 0.6, 1.2))).astype(np.float32)
+
+
+# brow hair colours (sRGB under full light): near black, dark brown, mid brown, light brown, auburn; how often
+# each is drawn on light skin and on dark skin (dark_share between). A population prior: nothing of the person's
+BROW_PALETTE = np.array([[0.10, 0.08, 0.07], [0.20, 0.14, 0.10], [0.33, 0.23, 0.15], [0.48, 0.36, 0.24],
+                         [0.38, 0.20, 0.11]], np.float32)
+BROW_WEIGHTS = (np.array([0.15, 0.35, 0.30, 0.12, 0.08]), np.array([0.7, 0.3, 0.0, 0.0, 0.0]))
+BROW_FLOOR = 0.55
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def brow_colour(look: Look, lightness: float, light: float, darkest: np.ndarray) -> np.ndarray:
+    """(3,) the track's brow hair colour: a hair colour of BROW_PALETTE picked by ``look.hair`` (weights by the
+    skin's CIELAB ``lightness``), at the scene's ``light``, between BROW_FLOOR and 1 x the luminance of
+    ``darkest`` (3,), the skin darkened (brows drawn as a darker skin tone were grey bars; near-black ones on
+    light skin raised the flicker of a moving face, lp_d11 1.23 -> 1.27)."""
+    d = dark_share(lightness)
+    weights = (1.0 - d) * BROW_WEIGHTS[0] + d * BROW_WEIGHTS[1]
+    k = min(int(np.searchsorted(np.cumsum(weights / weights.sum()), look.hair, side="right")), len(BROW_PALETTE) - 1)
+    colour = BROW_PALETTE[k] * light
+    cap = float(darkest @ _LUMA)
+    lum = float(colour @ _LUMA)
+    lum = max(lum, 1e-6)
+    return (colour * float(np.clip(1.0, BROW_FLOOR * cap / lum, cap / lum))).astype(np.float32)
 
 
 def _soft_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:

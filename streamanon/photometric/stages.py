@@ -33,6 +33,7 @@ from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
     Look,
+    brow_colour,
     dark_share,
     draw_brows,
     draw_eyes,
@@ -501,7 +502,8 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
         hairs = hairs if hairs is not None else stubble(white_texture(p.track_id, p.noise.shape[0]))
         draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1))
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
-    draw_brows(p.render, p.target, p.look.brows, (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32))
+    darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
+    draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest))
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
