@@ -571,7 +571,7 @@ def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: flo
 # mesh's nostril vertices (MediaPipe has no index table for them; mirror pairs 238/458, 79/309, ...).
 NOSTRILS = (((238, 241, 20), 79, 125, 239, 60), ((458, 461, 250), 309, 354, 459, 290))
 NOSE_TIP = 1
-NOSTRIL_COLOUR = np.array([0.30, 0.17, 0.15], np.float32)  # the deepest point, as a factor on the skin there
+NOSTRIL_COLOUR = np.array([0.45, 0.30, 0.27], np.float32)  # the deepest point, as a factor on the skin there
 # the nose wing's groove, per side, from the top of the wing round its back to the lip (mirror pairs)
 ALAR_GROOVES = ((218, 219, 235, 240), (438, 439, 455, 460))
 
