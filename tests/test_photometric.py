@@ -485,7 +485,7 @@ def test_teeth_are_read_on_every_frame_and_the_rest_moves_on_smoothly_between_me
     frames they are read."""
     rgb, faces = frame_and_faces
     readings = iter([1.0] + [0.0] * 20)
-    monkeypatch.setattr(S, "teeth_shown", lambda *a: next(readings))
+    monkeypatch.setattr(S, "teeth_reading", lambda *a: (next(readings), None))
     gen = FaceGenerator(GenerateSettings())
     track = int(faces.track_ids[0])
     seen = []
@@ -873,3 +873,33 @@ def test_brows_take_a_hair_colour_never_lighter_than_the_darkened_skin():
                                                      BROW_FLOOR * float(darkest @ luma)) + 1e-5
     assert min(float(c @ luma) for c in colours + dark) >= BROW_FLOOR * float(darkest @ luma) - 1e-5
     assert np.array_equal(brow_colour(look, 75.0, 1.0, darkest), brow_colour(look, 75.0, 1.0, darkest))
+
+
+def test_teeth_take_the_grey_of_the_originals_teeth_over_its_skin(model3d):
+    """Teeth in soft light or on a small, compressed face are far less bright than drawn white teeth (they
+    flashed as the mouth opened): their grey over the skin's is read with how much they show, kept per track,
+    and the drawn teeth take it."""
+    from streamanon.photometric.features import draw_mouth
+    from streamanon.photometric.temporal import TemporalStore
+
+    pts = face_points(model3d, size=600)
+    opened = pts.copy()
+    jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened[jaw, 1] += 60
+    loop = np.round(S.mouth_loop(opened)).astype(np.int32)
+    skin = np.array([200, 150, 130], np.float32)
+    dim = np.full((700, 700, 3), (200, 150, 130), np.uint8)
+    cv2.fillPoly(dim, [loop], (190, 180, 170))  # greyish teeth, hardly lighter than the skin
+    shown, light = S.teeth_reading(dim, opened, skin)
+    grey = lambda c: float(np.asarray(c, np.float32) @ S.LUMA.astype(np.float32))  # noqa: E731
+    assert shown == 1.0 and light == pytest.approx(grey((190, 180, 170)) / grey(skin), rel=0.02)
+    store = TemporalStore()
+    store.teeth(3, shown, light)
+    store.teeth(3, None, None)  # a closed mouth tells nothing
+    assert store.states[3].teeth_light == pytest.approx(light)
+    x, y = np.round(opened[13] + (0, 5)).astype(int)
+    white, read = (np.full((700, 700, 3), 0.5, np.float32) for _ in range(2))
+    draw_mouth(white, opened, 600.0, 1.0, teeth=1.0)
+    draw_mouth(read, opened, 600.0, 1.0, teeth=1.0, teeth_grey=0.55)
+    lum = lambda img: float(img[y, x - 3:x + 4].mean(0) @ np.array([0.299, 0.587, 0.114]))  # noqa: E731
+    assert 0.4 < lum(read) < 0.6 < 0.75 < lum(white)

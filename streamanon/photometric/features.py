@@ -306,10 +306,13 @@ def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
         sub *= (1 - 0.08 * socket - 0.12 * np.clip(crease * 2, 0, 1))[..., None]
 
 
-def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float, teeth: float = 1.0) -> None:
+def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float, teeth: float = 1.0,
+               teeth_grey: float | None = None) -> None:
     """The mouth opening (inner lip contour) of the new geometry: a dark interior and, when open, a row of
     upper teeth under the upper lip, into the (H, W, 3) image, in place. ``teeth`` (0..1): how much the
-    original's opening shows teeth (an "o" or a yawn shows none: a dark mouth)."""
+    original's opening shows teeth (an "o" or a yawn shows none: a dark mouth). ``teeth_grey``: the grey level
+    (sRGB 0-1) of the original's teeth, read relative to its skin and put on this face's skin; None: drawn white
+    at ``light``."""
     upper, lower = mouth_arcs()
     gap = float(np.linalg.norm(points[UPPER_INNER_LIP, :2] - points[LOWER_INNER_LIP, :2]))
     if gap < 1.0:
@@ -328,10 +331,12 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         if gap > 0.07 * size and teeth > 0.6:  # wide open: the lower teeth show too, a little darker
             low_depth = min(0.25 * gap, 0.035 * size)
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, low_depth))[::-1]]))
-            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, low_depth, down=False), 0.8 * low)
+            _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, low_depth, down=False,
+                                 grey=None if teeth_grey is None else 0.8 * teeth_grey), 0.8 * low)
         depth = min(0.75 * gap, TEETH_DEPTH * size) * (0.4 + 0.6 * teeth)
         upper_row = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, _teeth(sub.shape[:2], top, light, depth), 0.9 * min(1.0, 1.5 * teeth) * upper_row)
+        _over(inside, _teeth(sub.shape[:2], top, light, depth, grey=teeth_grey),
+              0.9 * min(1.0, 1.5 * teeth) * upper_row)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
 
 
@@ -339,6 +344,9 @@ MOUTH_DARK = np.array([0.17, 0.07, 0.07], np.float32)  # the mouth's interior, u
 TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under full light
 TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
 TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
+TEETH_COLOUR = np.array([0.95, 0.93, 0.88], np.float32)
+TEETH_WARM = np.array([0.99, 0.92, 0.84], np.float32)  # read teeth's colour (the same luminance)
+TEETH_MIN_GREY, TEETH_MAX_GREY = 0.35, 0.95  # bounds of a read grey level of the teeth (sRGB 0-1)
 TEETH_GAP = 0.08  # how dark the gap between two teeth is
 
 
@@ -389,14 +397,14 @@ def mouth_loop(points: np.ndarray) -> np.ndarray:
     return np.concatenate([top, untangled(top, points[lower, :2])[::-1]])
 
 
-def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float = 0.0, down: bool = True
-           ) -> np.ndarray:
+def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float = 0.0, down: bool = True,
+           grey: float | None = None) -> np.ndarray:
     """(H, W, 3) a row of teeth along the (N, 2) inner lip ``arc`` (upper teeth hang ``down`` from it, lower
     ones stand up from it), ``depth`` px tall: incisors wider than the teeth beside them, each rounded across
     (lighter in its middle), dark gaps between neighbours that open towards the biting edge (so the edge is
     scalloped, not one straight band), a slightly grey, translucent biting edge, dimmer towards the mouth
     corners. White on any skin (``light`` only half counts: it is the skin's lightness as much as the
-    scene's)."""
+    scene's). ``grey``: their brightest part's grey level instead (sRGB 0-1, at most TEETH_MAX_GREY)."""
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     centre, half = float(arc[:, 0].mean()), max(float(np.ptp(arc[:, 0])) / 2, 1.0)
     u = np.abs(gx - centre) / half
@@ -412,9 +420,13 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
     shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4) * \
         (1 - 0.12 * np.exp(-v / 0.15))  # the lip's shadow along the top
-    colour = np.array([0.95, 0.93, 0.88], np.float32)[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
+    colour = TEETH_COLOUR[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
         np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
-    return (colour * min(0.55 + 0.45 * light, 1.0) * shade[..., None]).astype(np.float32)
+    if grey is None:
+        return (colour * min(0.55 + 0.45 * light, 1.0) * shade[..., None]).astype(np.float32)
+    # read teeth: at their grey, in a warmer white (dim neutral grey beside pink lips read as green)
+    level = float(np.clip(grey, TEETH_MIN_GREY, TEETH_MAX_GREY)) / float(TEETH_COLOUR @ _LUMA)
+    return (colour * (TEETH_WARM / TEETH_COLOUR) * level * shade[..., None]).astype(np.float32)
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:

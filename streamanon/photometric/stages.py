@@ -145,6 +145,7 @@ class FacePatch:
     beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
     teeth: float | None = None  # how much of the original's mouth opening shows teeth (teeth_shown), 0..1;
     # None: not read (a closed mouth), drawn as fully shown
+    teeth_light: float | None = None  # the original's teeth's grey over its skin's (teeth_reading); None: not read
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
@@ -212,7 +213,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     p.lab = lab_stats(skin)
     p.lips = lip_colour(small, verts, skin)
     p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
-    p.teeth = None if p.skin_rgb is None else teeth_shown(small, verts, p.skin_rgb)
+    p.teeth, p.teeth_light = (None, None) if p.skin_rgb is None else teeth_reading(small, verts, p.skin_rgb)
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
@@ -280,41 +281,57 @@ TEETH_FULL = 0.2
 
 
 def teeth_shown(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> float | None:
-    """How much of the mouth opening of an (H, W, 3) uint8 face with (478, 2+) ``points`` shows teeth, 0..1
-    (TEETH_FULL of its pixels or more: 1), with the (3,) mean sRGB colour of its ``skin`` as the reference; None
-    when the opening is too small to read (a closed mouth). Whether teeth show is the expression's (a smile
-    against an "o"): one number, nothing of the teeth themselves is kept."""
+    """The first of ``teeth_reading``."""
+    return teeth_reading(image, points, skin)[0]
+
+
+# the teeth's grey is read from this many tooth pixels or more
+TEETH_LIGHT_PIXELS = 8
+
+
+def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tuple[float | None, float | None]:
+    """(shown, light) of an (H, W, 3) uint8 face with (478, 2+) ``points``, with the (3,) mean sRGB colour of
+    its ``skin`` as the reference. ``shown``: how much of the mouth opening shows teeth, 0..1 (TEETH_FULL of its
+    pixels or more: 1); None when the opening is too small to read (a closed mouth). Whether teeth show is the
+    expression's (a smile against an "o"): one number, nothing of the teeth themselves is kept. ``light``: the
+    grey of the teeth's brightest part (the 97th percentile: a small opening mixes lips and shadow into its
+    tooth pixels) over the skin's (None with fewer than TEETH_LIGHT_PIXELS tooth pixels): teeth in soft
+    light, in shadow or on a small, compressed face are far less bright than drawn white teeth, which flashed
+    as the mouth opened."""
     loop = np.round(mouth_loop(points)).astype(np.int32)
     lo = np.maximum(loop.min(0) - 2, 0)
     hi = np.minimum(loop.max(0) + 3, (image.shape[1], image.shape[0]))
     if (hi <= lo).any():
-        return None
+        return None, None
     sub = image[lo[1]:hi[1], lo[0]:hi[0]]  # the opening's box only: read on every frame
     mask = np.zeros(sub.shape[:2], np.uint8)
     cv2.fillPoly(mask, [loop - lo], 1)
     pixels = sub[cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)].astype(np.float32)  # no lip edge
     if len(pixels) < 12:
-        return None
+        return None, None
     ref = np.asarray(skin, np.float32).reshape(3)
     grey = pixels @ LUMA.astype(np.float32)
     redness = (pixels[:, 0] - pixels[:, 2]) / np.maximum(pixels[:, 0], 1.0)
     ref_redness = (ref[0] - ref[2]) / max(float(ref[0]), 1.0)
     tooth = (grey >= TEETH_GREY * float(ref @ LUMA.astype(np.float32))) & (
         redness <= max(TEETH_RED * ref_redness, TEETH_RED_FLOOR))
-    return float(np.clip(tooth.mean() / TEETH_FULL, 0.0, 1.0))
+    shown = float(np.clip(tooth.mean() / TEETH_FULL, 0.0, 1.0))
+    if tooth.sum() < TEETH_LIGHT_PIXELS:
+        return shown, None
+    return shown, float(np.percentile(grey[tooth], 97)) / max(float(ref @ LUMA.astype(np.float32)), 1.0)
 
 
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb))
+                          p.skin_rgb, p.teeth_light))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
-    p.teeth, p.skin_rgb = state.teeth, state.skin_rgb
+    p.teeth, p.skin_rgb, p.teeth_light = state.teeth, state.skin_rgb, state.teeth_light
 
 
 def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -331,7 +348,7 @@ def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore
             crop = p.original[lo[1]:hi[1], lo[0]:hi[0]]
             size = (max(1, round(crop.shape[1] * f)), max(1, round(crop.shape[0] * f)))
             small = crop if f == 1.0 else shrink(crop, size)
-            store.teeth(p.track_id, teeth_shown(small, points - np.r_[lo * f, 0.0], state.skin_rgb))
+            store.teeth(p.track_id, *teeth_reading(small, points - np.r_[lo * f, 0.0], state.skin_rgb))
     reuse(p, state)
 
 
@@ -509,7 +526,10 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
     draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
               int(p.look.pick * 2 ** 31))
-    draw_mouth(p.render, p.target, p.size, light, 1.0 if p.teeth is None else p.teeth)
+    # the original's teeth's grey level (its skin's, which the new skin's colour follows, times their ratio)
+    teeth_grey = None if p.teeth_light is None or p.skin_rgb is None else \
+        p.teeth_light * float(p.skin_rgb @ LUMA) / 255.0
+    draw_mouth(p.render, p.target, p.size, light, 1.0 if p.teeth is None else p.teeth, teeth_grey)
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)

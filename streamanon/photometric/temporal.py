@@ -63,6 +63,7 @@ class TrackState:
     beard: float | None = None  # how much darker the original's beard area is than its cheeks
     tail: float | None = None  # the plain variance of the Laplacian over the original's skin
     teeth: float | None = None  # how much of the original's mouth opening shows teeth
+    teeth_light: float | None = None  # the grey of the original's teeth over its skin's
     skin_rgb: np.ndarray | None = None  # the mean sRGB colour (0-255) of the original's skin pixels
     raw: dict = field(default_factory=dict)
 
@@ -90,14 +91,15 @@ class TemporalStore:
 
     def smooth(self, track_id: int, sh: np.ndarray, lab_mean: np.ndarray, lab_std: np.ndarray, grain: float,
                lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
-               teeth: float | None = None, skin_rgb: np.ndarray | None = None) -> TrackState:
+               teeth: float | None = None, skin_rgb: np.ndarray | None = None,
+               teeth_light: float | None = None) -> TrackState:
         """The track's state after this frame's measurements: they become the values it approaches (a lip colour
         or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
         fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
                      skin_rgb=skin_rgb)
         s.raw.update({k: v for k, v in fresh.items() if v is not None})
-        self.teeth(track_id, teeth)
+        self.teeth(track_id, teeth, teeth_light)
         return self.advance(track_id)
 
     def advance(self, track_id: int) -> TrackState:
@@ -108,11 +110,15 @@ class TemporalStore:
             setattr(s, k, ema(getattr(s, k), v, self.alpha))
         return s
 
-    def teeth(self, track_id: int, teeth: float | None) -> None:
-        """This frame's teeth reading (None, a closed mouth, tells nothing: the last value stays)."""
+    def teeth(self, track_id: int, teeth: float | None, light: float | None = None) -> None:
+        """This frame's teeth reading and the teeth's grey over the skin's (None, not read, tells nothing:
+        the last value stays)."""
         s = self.states.setdefault(track_id, TrackState())
+        a = TEETH_ALPHA if self.alpha < 1.0 else 1.0
         if teeth is not None:
-            s.teeth = ema(s.teeth, teeth, TEETH_ALPHA if self.alpha < 1.0 else 1.0)
+            s.teeth = ema(s.teeth, teeth, a)
+        if light is not None:
+            s.teeth_light = ema(s.teeth_light, light, a)
 
     def current(self, track_id: int) -> TrackState | None:
         """The track's state when it has measurements, else None (new track, or after a scene cut)."""
