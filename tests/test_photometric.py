@@ -903,3 +903,16 @@ def test_teeth_take_the_grey_of_the_originals_teeth_over_its_skin(model3d):
     draw_mouth(read, opened, 600.0, 1.0, teeth=1.0, teeth_grey=0.55)
     lum = lambda img: float(img[y, x - 3:x + 4].mean(0) @ np.array([0.299, 0.587, 0.114]))  # noqa: E731
     assert 0.4 < lum(read) < 0.6 < 0.75 < lum(white)
+
+
+def test_read_teeth_take_a_little_of_the_hue_round_the_mouth():
+    """A dim neutral grey beside pink lips read as green: read teeth take a little of the lips' and skin's hue,
+    at the same luminance; round a grey mouth they stay neutral."""
+    from streamanon.photometric.features import mouth_tint
+
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    pink = mouth_tint(np.full((6, 9, 3), (0.8, 0.5, 0.5), np.float32))
+    grey = mouth_tint(np.full((6, 9, 3), 0.4, np.float32))
+    assert float(pink @ luma) == pytest.approx(1.0, abs=1e-4) and float(grey @ luma) == pytest.approx(1.0, abs=1e-4)
+    assert 1.0 < pink[0] / pink[2] < 1.2  # warmer, but still a white
+    assert np.allclose(grey, 1.0, atol=1e-4)

@@ -324,6 +324,7 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
     top, bottom = points[upper, :2] - origin, untangled(points[upper, :2], points[lower, :2]) - origin
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
+    tint = None if teeth_grey is None else mouth_tint(sub)
     if gap > TONGUE_FROM * size:  # open: the tongue lies in the lower part of the opening
         tongue, alpha = _tongue(sub.shape[:2], top, bottom, light)
         _over(inside, tongue, alpha * min(1.0, (gap / size - TONGUE_FROM) / TONGUE_FROM))
@@ -332,10 +333,10 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
             low_depth = min(0.25 * gap, 0.035 * size)
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, low_depth))[::-1]]))
             _over(inside, _teeth(sub.shape[:2], bottom, 0.8 * light, low_depth, down=False,
-                                 grey=None if teeth_grey is None else 0.8 * teeth_grey), 0.8 * low)
+                                 grey=None if teeth_grey is None else 0.8 * teeth_grey, tint=tint), 0.8 * low)
         depth = min(0.75 * gap, TEETH_DEPTH * size) * (0.4 + 0.6 * teeth)
         upper_row = _soft_polygon(sub.shape[:2], np.concatenate([top, (top + (0, depth))[::-1]]))
-        _over(inside, _teeth(sub.shape[:2], top, light, depth, grey=teeth_grey),
+        _over(inside, _teeth(sub.shape[:2], top, light, depth, grey=teeth_grey, tint=tint),
               0.9 * min(1.0, 1.5 * teeth) * upper_row)
     _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
 
@@ -345,9 +346,17 @@ TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under ful
 TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
 TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
 TEETH_COLOUR = np.array([0.95, 0.93, 0.88], np.float32)
-TEETH_WARM = np.array([0.99, 0.92, 0.84], np.float32)  # read teeth's colour (the same luminance)
+TEETH_TINT = 0.15  # share (as an exponent) of the mouth's surroundings' hue that read teeth take
 TEETH_MIN_GREY, TEETH_MAX_GREY = 0.35, 0.95  # bounds of a read grey level of the teeth (sRGB 0-1)
 TEETH_GAP = 0.08  # how dark the gap between two teeth is
+
+
+def mouth_tint(region: np.ndarray) -> np.ndarray:
+    """(3,) a tint of unit luminance: the hue of the (H, W, 3) ``region`` (the lips and skin round the mouth), to
+    the power TEETH_TINT. Teeth pick up the light the lips and skin reflect onto them."""
+    mean = np.maximum(region.reshape(-1, 3).mean(0), 1e-3)
+    tint = (mean / float(mean @ _LUMA)) ** TEETH_TINT
+    return (tint / float(tint @ _LUMA)).astype(np.float32)
 
 
 def _mouth_inside(shape: tuple[int, int], top: np.ndarray, bottom: np.ndarray, light: float) -> np.ndarray:
@@ -398,13 +407,14 @@ def mouth_loop(points: np.ndarray) -> np.ndarray:
 
 
 def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float = 0.0, down: bool = True,
-           grey: float | None = None) -> np.ndarray:
+           grey: float | None = None, tint: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 3) a row of teeth along the (N, 2) inner lip ``arc`` (upper teeth hang ``down`` from it, lower
     ones stand up from it), ``depth`` px tall: incisors wider than the teeth beside them, each rounded across
     (lighter in its middle), dark gaps between neighbours that open towards the biting edge (so the edge is
     scalloped, not one straight band), a slightly grey, translucent biting edge, dimmer towards the mouth
     corners. White on any skin (``light`` only half counts: it is the skin's lightness as much as the
-    scene's). ``grey``: their brightest part's grey level instead (sRGB 0-1, at most TEETH_MAX_GREY)."""
+    scene's). ``grey``: their brightest part's grey level instead (sRGB 0-1, at most TEETH_MAX_GREY), in the
+    hue ``tint`` (3,) (``mouth_tint``)."""
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     centre, half = float(arc[:, 0].mean()), max(float(np.ptp(arc[:, 0])) / 2, 1.0)
     u = np.abs(gx - centre) / half
@@ -418,15 +428,17 @@ def _teeth(shape: tuple[int, int], arc: np.ndarray, light: float, depth: float =
     across = 1.0 - 0.05 * (2 * frac - 1) ** 2
     to_gap = np.minimum(frac, 1 - frac) * width * half  # px to the nearest gap
     gap = np.exp(-(to_gap / (max(0.003 * half, 0.4) * (1 + 3 * v ** 4))) ** 2)  # opens towards the edge
-    shade = np.clip(1 - 0.85 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4) * \
+    shade = np.clip(1 - 0.6 * u ** 3, 0.15, 1) * across * (1 - TEETH_GAP * gap) * (1 - 0.1 * v ** 4) * \
         (1 - 0.12 * np.exp(-v / 0.15))  # the lip's shadow along the top
     colour = TEETH_COLOUR[None, None] * (1 - 0.25 * v[..., None] ** 6) + \
         np.array([0.0, 0.02, 0.05], np.float32)[None, None] * v[..., None] ** 6  # the edge: greyer, bluish
     if grey is None:
         return (colour * min(0.55 + 0.45 * light, 1.0) * shade[..., None]).astype(np.float32)
-    # read teeth: at their grey, in a warmer white (dim neutral grey beside pink lips read as green)
+    # read teeth: at their grey, tinted like the lips and skin round them (a dim neutral grey beside pink lips
+    # read as green)
     level = float(np.clip(grey, TEETH_MIN_GREY, TEETH_MAX_GREY)) / float(TEETH_COLOUR @ _LUMA)
-    return (colour * (TEETH_WARM / TEETH_COLOUR) * level * shade[..., None]).astype(np.float32)
+    tint = np.ones(3, np.float32) if tint is None else tint
+    return (colour * tint * level * shade[..., None]).astype(np.float32)
 
 
 def edge_chains(edges: frozenset) -> list[np.ndarray]:
