@@ -132,15 +132,14 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 def brow_colour(look: Look, lightness: float, light: float, darkest: np.ndarray) -> np.ndarray:
     """(3,) the track's brow hair colour: a hair colour of BROW_PALETTE picked by ``look.hair`` (weights by the
     skin's CIELAB ``lightness``), at the scene's ``light``, between BROW_FLOOR and 1 x the luminance of
-    ``darkest`` (3,), the skin darkened (brows drawn as a darker skin tone were grey bars; near-black ones on
-    light skin raised the flicker of a moving face, lp_d11 1.23 -> 1.27)."""
+    ``darkest`` (3,), the skin darkened (brows drawn as a darker skin tone were grey bars; a near-black one on
+    light skin is lifted to BROW_FLOOR)."""
     d = dark_share(lightness)
     weights = (1.0 - d) * BROW_WEIGHTS[0] + d * BROW_WEIGHTS[1]
     k = min(int(np.searchsorted(np.cumsum(weights / weights.sum()), look.hair, side="right")), len(BROW_PALETTE) - 1)
     colour = BROW_PALETTE[k] * light
     cap = float(darkest @ _LUMA)
-    lum = float(colour @ _LUMA)
-    lum = max(lum, 1e-6)
+    lum = max(float(colour @ _LUMA), 1e-6)
     return (colour * float(np.clip(1.0, BROW_FLOOR * cap / lum, cap / lum))).astype(np.float32)
 
 
@@ -311,7 +310,7 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
     """The mouth opening (inner lip contour) of the new geometry: a dark interior and, when open, a row of
     upper teeth under the upper lip, into the (H, W, 3) image, in place. ``teeth`` (0..1): how much the
     original's opening shows teeth (an "o" or a yawn shows none: a dark mouth). ``teeth_grey``: the grey level
-    (sRGB 0-1) of the original's teeth, read relative to its skin and put on this face's skin; None: drawn white
+    (sRGB 0-1) of the original's teeth (``stages.teeth_reading``), in the hue round the mouth; None: drawn white
     at ``light``."""
     upper, lower = mouth_arcs()
     gap = float(np.linalg.norm(points[UPPER_INNER_LIP, :2] - points[LOWER_INNER_LIP, :2]))
