@@ -69,14 +69,19 @@ OUTLINE_WEIGHT = 0.25
 OUTLINE_REACH = 0.2
 
 
+def smoothstep(t):
+    """3t^2 - 2t^3 of ``t`` clipped to [0, 1] (a float or an array)."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 def outline_weights(mean: np.ndarray) -> np.ndarray:
     """(N,) share of the identity swap's change per point of the (N, 2) mean face: OUTLINE_WEIGHT on the face
     oval, 1 from OUTLINE_REACH x the face size inwards (smoothstep between)."""
     oval = mean[FACE_OVAL].astype(np.float32).reshape(-1, 1, 2)
     size = float(np.ptp(mean, axis=0).max())
     d = np.array([cv2.pointPolygonTest(oval, (float(x), float(y)), True) for x, y in mean])
-    t = np.clip(d / (OUTLINE_REACH * size), 0.0, 1.0)
-    return (OUTLINE_WEIGHT + (1.0 - OUTLINE_WEIGHT) * t * t * (3 - 2 * t)).astype(np.float32)
+    return (OUTLINE_WEIGHT + (1.0 - OUTLINE_WEIGHT) * smoothstep(d / (OUTLINE_REACH * size))).astype(np.float32)
 
 
 @dataclass
@@ -174,8 +179,7 @@ def mouth_falloff(mean: np.ndarray) -> np.ndarray:
     hull = cv2.convexHull(mean[outer].astype(np.float32))
     width = float(np.ptp(mean[outer, 0]))
     d = np.array([-cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in mean])
-    t = np.clip(d / (MOUTH_REACH * width), 0.0, 1.0)
-    return (1.0 - t * t * (3 - 2 * t)).astype(np.float32)
+    return (1.0 - smoothstep(d / (MOUTH_REACH * width))).astype(np.float32)
 
 
 def roundness_hold(own: np.ndarray) -> float:
@@ -184,8 +188,7 @@ def roundness_hold(own: np.ndarray) -> float:
     upper, lower = mouth_arcs()
     width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
     gap = float(np.linalg.norm(own[upper[len(upper) // 2]] - own[lower[len(lower) // 2]]))
-    t = float(np.clip((gap / max(width, 1e-6) - ROUND[0]) / (ROUND[1] - ROUND[0]), 0.0, 1.0))
-    return t * t * (3 - 2 * t)
+    return float(smoothstep((gap / max(width, 1e-6) - ROUND[0]) / (ROUND[1] - ROUND[0])))
 
 
 def keep_mouth_gap(own: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -323,11 +323,11 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
     top, bottom = points[upper, :2] - origin, untangled(points[upper, :2], points[lower, :2]) - origin
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
-    tint = None if teeth_grey is None else mouth_tint(sub)
     if gap > TONGUE_FROM * size:  # open: the tongue lies in the lower part of the opening
         tongue, alpha = _tongue(sub.shape[:2], top, bottom, light)
         _over(inside, tongue, alpha * min(1.0, (gap / size - TONGUE_FROM) / TONGUE_FROM))
     if gap > 0.03 * size and teeth > 0.05:
+        tint = None if teeth_grey is None else mouth_tint(sub)  # before anything is drawn over the mouth
         if gap > 0.07 * size and teeth > 0.6:  # wide open: the lower teeth show too, a little darker
             low_depth = min(0.25 * gap, 0.035 * size)
             low = _soft_polygon(sub.shape[:2], np.concatenate([bottom, (bottom - (0, low_depth))[::-1]]))
