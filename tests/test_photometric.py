@@ -409,6 +409,53 @@ def test_brows_lips_and_teeth_are_drawn_on_the_new_geometry_and_stay_the_same_pe
     assert mouth[y, x - 8:x + 9].mean() > 0.6  # bright upper teeth (the central incisors and the gap between)
 
 
+def test_brows_are_drawn_as_faint_as_the_originals_and_never_darker(model3d):
+    from streamanon.photometric import features as F
+
+    pts = face_points(model3d, size=600)
+    look = F.random_look(np.random.default_rng(5))
+    colour = np.array([0.2, 0.15, 0.1], np.float32)
+    region = np.zeros((600, 600), np.uint8)
+    for upper, lower in F.brow_indices():
+        cv2.fillPoly(region, [np.round(pts[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
+    region = region.astype(bool)
+
+    def darkness(target):
+        image = np.full((600, 600, 3), 0.7, np.float32)
+        F.draw_brows(image, pts, look.brows, colour, darkness=target)
+        return 1.0 - float(image[region].mean()) / 0.7
+
+    full = darkness(None)
+    assert full > 0.25
+    assert darkness(0.9) == pytest.approx(full)  # a darker original: the brows as drawn, not darker
+    assert darkness(F.FAINT_BROWS[1]) == pytest.approx(full)  # brows of common darkness: as drawn
+    faint = darkness(0.12)  # a child's faint brows
+    assert faint < 0.6 * full and faint >= F.BROW_MIN * full * 0.9
+    assert darkness(0.0) == pytest.approx(F.BROW_MIN * full, rel=0.25)  # at least BROW_MIN of its own darkness
+    # the reading: 1 - the brow region's mean grey over the skin's
+    photo = np.full((600, 600, 3), 200, np.uint8)
+    photo[region] = 100
+    assert F.brow_darkness(photo, pts, 200.0) == pytest.approx(0.5, abs=0.02)
+    assert F.brow_darkness(np.full((600, 600, 3), 200, np.uint8), pts, 200.0) == pytest.approx(0.0, abs=0.01)
+    assert F.brow_darkness(photo, pts * 0.01, 200.0) is None  # too small to read
+
+
+def test_calm_albedo_removes_blurred_features_and_keeps_the_broad_tone():
+    from streamanon.photometric.texture import calm_albedo
+
+    res = 160
+    yy, xx = np.mgrid[0:res, 0:res].astype(np.float32)
+    ramp = 0.8 + 0.4 * xx / res  # a broad change of tone across the face
+    blob = 1.0 - 0.4 * np.exp(-((xx - 50) ** 2 + (yy - 80) ** 2) / (2 * 6.0 ** 2))  # a blurred eye of a training face
+    tex = np.repeat((ramp * blob)[..., None], 3, -1)
+    calm = calm_albedo(tex, brow_top=0.1)
+    kept = calm_albedo(tex, brow_top=0.1, band_keep=1.0)
+    depth = lambda t: 1.0 - t[80, 50].mean() / t[80, 30:70:39].mean(-1).mean()  # noqa: E731
+    assert depth(calm) < 0.7 * depth(kept)
+    assert depth(calm_albedo(tex, brow_top=0.1, band_keep=0.0)) < 0.4 * depth(kept)
+    assert calm[80, 120].mean() / calm[80, 20].mean() == pytest.approx(ramp[80, 120] / ramp[80, 20], rel=0.05)
+
+
 def test_calm_albedo_tones_down_stains_and_forehead_bands():
     from streamanon.photometric.texture import calm_albedo
 

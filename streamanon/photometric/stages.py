@@ -34,6 +34,7 @@ from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, t
 from .features import (
     Look,
     brow_colour,
+    brow_darkness,
     dark_share,
     draw_brows,
     draw_eyes,
@@ -147,6 +148,7 @@ class FacePatch:
     # None: not read (a closed mouth), drawn as fully shown
     teeth_light: float | None = None  # the original's teeth's grey over its skin's (teeth_reading); None: not read
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
+    brows: float | None = None  # how much darker the original's brow region is than its skin (brow_darkness)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -214,6 +216,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     p.lips = lip_colour(small, verts, skin)
     p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
     p.teeth, p.teeth_light = (None, None) if p.skin_rgb is None else teeth_reading(small, verts, p.skin_rgb)
+    p.brows = None if p.skin_rgb is None else brow_darkness(small, verts, float(p.skin_rgb @ LUMA))
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
@@ -324,14 +327,14 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light))
+                          p.skin_rgb, p.teeth_light, p.brows))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
     """Give the patch its track's smoothed measurements."""
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
-    p.teeth, p.skin_rgb, p.teeth_light = state.teeth, state.skin_rgb, state.teeth_light
+    p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
 
 
 def read_teeth(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -503,6 +506,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
     original's lip colour relative to its skin; the track's tint when it could not be read), eyes (sclera, the
     track's iris colour at the new iris landmarks, pupil, lashes) and the mouth opening (dark, teeth when open),
     at the brightness of the original's skin."""
+    crisp(p)
     light = float(np.clip(p.lab.mean[0] / 65.0, 0.35, 1.3))
     skin = np.array(cv2.mean(p.render, p.skin.astype(np.uint8))[:3], np.float32) if p.skin.any() else \
         np.full(3, 0.5, np.float32)
@@ -520,7 +524,8 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
         draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1))
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
     darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
-    draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest))
+    draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest),
+               darkness=p.brows)
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
@@ -533,7 +538,6 @@ def features(p: FacePatch, hairs: np.ndarray | None = None) -> None:
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
-    crisp(p)
 
 
 def crisp(p: FacePatch) -> None:
