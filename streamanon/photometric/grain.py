@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 
 NOISE_RES = 512  # side of the per-track noise texture in UV space
-PORES = 0.08  # share of texels that hold a pore, outside the middle of the face (x 1.25 in it)
+# share of texels that hold a pore, outside the middle of the face (x 1.25 in it): many shallow pores (at 0.08 and
+# a depth cap of 12 the few deep ones read as dirt at 1024 px; the same detail level at 0.2 and 6 reads as skin)
+PORES = 0.2
 FRECKLED = 0.25  # share of tracks with freckles
 FRECKLES = 60  # mean number of freckles on a freckled track
 

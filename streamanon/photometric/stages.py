@@ -76,7 +76,7 @@ GRAIN_SEED = 7  # the white grain textures' seed (with the track id)
 SKIN_TEXTURE = 0.5  # the track's skin texture brings the skin's robust detail level to this share of the original's
 MAX_TAIL = 3.0  # the marks' target: the original's plain Laplacian variance, at most this times its robust one
 #                 (hair, a beard or glasses over the skin make the rest; clean skin has 1.2-2.5, pores 3-5)
-MAX_MARK = 12.0  # depth cap of a typical pore (0-255): deeper ones read as dirt
+MAX_MARK = 6.0  # depth cap of a typical pore (0-255): deeper ones read as dirt (grain.PORES)
 MARK_TINT = np.array([0.8, 1.0, 1.1], np.float32)  # a mark takes less red than green and blue: reddish brown
 BAND_SOFTNESS = 0.004  # blur (share of the face size) of the hair and background the cover shows beyond the face
 EDGE_REACH = 0.08  # how far (share of the face size) the shift that meets the frame reaches inward
