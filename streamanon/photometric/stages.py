@@ -55,7 +55,10 @@ from .resample import shrink
 from .sh import LUMA, linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore, TrackState
 
-MOUTH_ALBEDO = np.array([0.30, 0.12, 0.11], np.float32)  # the mouth opening, relative to the skin albedo
+# the render's mouth opening: the lips darkened to this share (the features stage draws the opening's dark inside,
+# teeth and tongue at the face's own size; a near-black opening rendered small and enlarged drew a thick black
+# line through closed lips and a black rim round the teeth)
+MOUTH_EDGE = 0.55
 SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrapolates harshly on new normals)
 # the darkest shading of the render, reached softly (relight.soft_floor): a fit on the original's own normals
 # reads part of its shape and albedo (a shadowed far cheek, hair at the edge) as light, and the far side of a
@@ -371,7 +374,7 @@ def _scaled(points: np.ndarray, f: float) -> np.ndarray:
 
 def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
     """The albedo on the new geometry, shaded by its own normals under the patch's SH lighting; the mouth
-    opening (inner lip contour) in a dark mouth colour. Computed with the face at most ``side`` px (the
+    opening (inner lip contour) as the lips darkened to MOUTH_EDGE. Computed with the face at most ``side`` px (the
     texture holds no finer detail; ``upscale`` brings it to the face's own resolution)."""
     layout = U.default_layout()
     h, w = p.original.shape[:2]
@@ -407,7 +410,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
         lips = cv2.GaussianBlur(img, (0, 0), 1.0) / np.maximum(cv2.GaussianBlur(weight, (0, 0), 1.0), 1e-4)[..., None]
         cv2.copyTo(img, covered[box].astype(np.uint8), lips)
         a = (alpha[box].astype(np.float32) / 255.0)[..., None]
-        img[...] = np.where(mouth[box][..., None], lips * (1 - a) + (MOUTH_ALBEDO * tone * 0.6) * a, img)
+        img[...] = np.where(mouth[box][..., None], lips * (1 - a * (1 - MOUTH_EDGE)), img)
         mouth &= ~covered
     p.covered, p.skin = covered | mouth, raster.mask(layout.skin)
     p.uv = uvmap.reshape(hs, ws, 2)
