@@ -34,6 +34,7 @@ from .photometric.grain import marks_texture, noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
 from .photometric.texture import TextureModel, calm_albedo
+from .ramps import smoothstep
 from .types import Faces
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,6 @@ MESH_EXPRESSION_WEIGHT = 1.0
 # face oval), rising smoothly to the full change OUTLINE_REACH x the face size inside it
 OUTLINE_WEIGHT = 0.25
 OUTLINE_REACH = 0.2
-
-
-def smoothstep(t):
-    """3t^2 - 2t^3 of ``t`` clipped to [0, 1] (a float or an array)."""
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
 
 
 def outline_weights(mean: np.ndarray) -> np.ndarray:

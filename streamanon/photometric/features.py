@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..faces.mp_backend import solutions
+from ..ramps import smoothstep
 from .uv import adjacency, edge_loops
 
 _fm = solutions.face_mesh
@@ -529,9 +530,9 @@ def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colou
     (``strokes`` from ``brow_strokes``) laid out between the brow landmarks in ``colour`` (sRGB). With
     ``darkness`` (``brow_darkness`` of the original) under FAINT_BROWS, each brow is drawn lighter where it
     would darken its region more than that (to BROW_MIN of its own darkness at the least), never darker."""
-    faint = 1.0 if darkness is None else \
-        float(np.clip((FAINT_BROWS[1] - darkness) / (FAINT_BROWS[1] - FAINT_BROWS[0]), 0.0, 1.0))
-    faint = faint * faint * (3.0 - 2.0 * faint)  # smooth: a reading near the bounds does not flicker
+    # smooth: a reading near the bounds does not flicker
+    faint_from, faint_to = FAINT_BROWS
+    faint = 1.0 if darkness is None else float(smoothstep((faint_to - darkness) / (faint_to - faint_from)))
     for upper, lower in brow_indices():
         top, bottom = points[upper, :2], points[lower, :2]
         pad = float(np.linalg.norm(top - bottom, axis=1).max()) + 2

@@ -316,15 +316,16 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
     if len(pixels) < 12:
         return None, None
     ref = np.asarray(skin, np.float32).reshape(3)
+    ref_grey = float(ref @ LUMA.astype(np.float32))
     grey = pixels @ LUMA.astype(np.float32)
     redness = (pixels[:, 0] - pixels[:, 2]) / np.maximum(pixels[:, 0], 1.0)
     ref_redness = (ref[0] - ref[2]) / max(float(ref[0]), 1.0)
-    tooth = (grey >= TEETH_GREY * float(ref @ LUMA.astype(np.float32))) & (
+    tooth = (grey >= TEETH_GREY * ref_grey) & (
         redness <= max(TEETH_RED * ref_redness, TEETH_RED_FLOOR))
     shown = float(np.clip(tooth.mean() / TEETH_FULL, 0.0, 1.0))
     if tooth.sum() < TEETH_LIGHT_PIXELS:
         return shown, None
-    return shown, float(np.percentile(grey[tooth], 97)) / max(float(ref @ LUMA.astype(np.float32)), 1.0)
+    return shown, float(np.percentile(grey[tooth], 97)) / max(ref_grey, 1.0)
 
 
 def smooth(p: FacePatch, store: TemporalStore) -> None:
