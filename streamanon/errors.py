@@ -71,8 +71,9 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM before the CLI's own handlers are in place (while the libraries load)."""
 
 
-def report(exc: BaseException, prog: str = "streamanon") -> int:
-    """Print one line on stderr for ``exc`` and return the exit code the CLI ends with (never a traceback)."""
+def report(exc: BaseException, prog: str = "streamanon", verbose_flag: bool = True) -> int:
+    """Print one line on stderr for ``exc`` and return the exit code the CLI ends with (never a traceback).
+    ``verbose_flag``: the command has -v, which shows an internal error's details (it is named in the line)."""
     import sys
 
     if isinstance(exc, StreamanonError):
@@ -81,5 +82,6 @@ def report(exc: BaseException, prog: str = "streamanon") -> int:
     if isinstance(exc, KeyboardInterrupt):
         print(f"{prog}: error: interrupted", file=sys.stderr)
         return EXIT_SIGTERM if isinstance(exc, Terminated) else 130
-    print(f"{prog}: error: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+    hint = " (run with -v for details)" if verbose_flag else ""
+    print(f"{prog}: error: internal error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
     return 1

@@ -138,6 +138,9 @@ def test_counts():
     total.merge(counts)
     total.merge(counts)
     assert (total.frames, total.faces, total.untouched) == (2, 6, 2)
+    empty = U.UntouchedCounts(S.DETECTORS)  # a frame or image where no judge finds a face (a crowd's far rows)
+    empty.add([], np.zeros((0, len(S.DETECTORS)), bool))
+    assert (empty.frames, empty.faces, empty.untouched) == (1, 0, 0)
     assert total.to_dict()["untouched_rate"] == pytest.approx(1 / 3)
 
 

@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
             raise
         if args.verbose and not isinstance(exc, (StreamanonError, KeyboardInterrupt)):
             logging.getLogger("streamanon").exception("internal error")
-        return report(exc, PROG)
+        return report(exc, PROG, verbose_flag=False)
 
 
 def run(args: argparse.Namespace, options) -> int:

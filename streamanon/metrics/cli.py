@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - one line, never a traceback
         if isinstance(exc, SystemExit):
             raise
-        return report(exc, "streamanon eval")
+        return report(exc, "streamanon eval", verbose_flag=False)
     finally:
         bars.close()
 

@@ -196,7 +196,7 @@ class UntouchedCounts:
     def add(self, changes: list[FaceChange], found_by: np.ndarray) -> None:
         """Count one judged frame: its faces' changes and the (N, len(detectors)) ``found_by`` matrix."""
         self.frames += 1
-        for c, row in zip(changes, np.asarray(found_by, bool).reshape(len(changes), -1), strict=True):
+        for c, row in zip(changes, np.asarray(found_by, bool).reshape(len(changes), len(self.detectors)), strict=True):
             self.faces += 1
             self.untouched += c.untouched
             self.partly_covered += c.partly_covered
