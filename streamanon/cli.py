@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-hair", action="store_true",
                    help="keep the original's fringe and strands in front of the new face (more realistic, but the "
                         "person is easier to identify by it: rank-1 about doubles; default: covered)")
+    g.add_argument("--drawn-mouth", action="store_true",
+                   help="draw the teeth and tongue of an open mouth instead of moving the original's into the new "
+                        "mouth (default: the original's; both left re-identification as it was)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
@@ -123,7 +126,7 @@ def _options(args: argparse.Namespace):
         generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
                                   colour=not args.no_colour, grain=not args.no_grain,
                                   temporal=not args.no_temporal, refine=not args.no_refine,
-                                  hair=args.keep_hair),
+                                  hair=args.keep_hair, drawn_mouth=args.drawn_mouth),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
                                   detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,

@@ -87,9 +87,10 @@ class GenerateSettings:
     expression_weight: how much of the identity change reaches the lips, eyes and brows (0 keeps their
     exact shape, 1 swaps their identity part too; default 0.4 for the mesh, 0.5 for the networks, each
     measured: docs/results.md). seed: the synthetic identities drawn per track.
-    relight, colour, grain, temporal, refine, hair: the mesh variant's stages (off: ablations; refine is the
-    refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front of the
-    face: more realistic, easier to re-identify)."""
+    relight, colour, grain, temporal, refine, hair, drawn_mouth: the mesh variant's stages (off: ablations;
+    refine is the refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front
+    of the face: more realistic, easier to re-identify; drawn_mouth draws the mouth's interior instead of moving
+    the original's teeth into the new opening)."""
 
     variant: str = "mesh"
     swap: bool = True
@@ -102,6 +103,7 @@ class GenerateSettings:
     temporal: bool = True
     refine: bool = True
     hair: bool = False
+    drawn_mouth: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -116,7 +118,8 @@ class GenerateSettings:
 
     def photometric(self) -> PhotometricSettings:
         return PhotometricSettings(relight=self.relight, colour=self.colour, grain=self.grain,
-                                   temporal=self.temporal, refine=self.refine, hair=self.hair)
+                                   temporal=self.temporal, refine=self.refine, hair=self.hair,
+                                   drawn_mouth=self.drawn_mouth)
 
 
 VARIANTS = ("mesh", "dense", "sparse")

@@ -527,13 +527,13 @@ def test_a_track_is_measured_every_k_frames_and_again_after_a_scene_cut(frame_an
 @needs_texture
 def test_teeth_are_read_on_every_frame_and_the_rest_moves_on_smoothly_between_measurements(frame_and_faces,
                                                                                             monkeypatch):
-    """Teeth come and go with each syllable: read once in six frames, a laugh's teeth were drawn as a dark hole.
-    The slow measurements (light, colour) approach their last reading by one step a frame, with no jump on the
-    frames they are read."""
+    """Drawn teeth come and go with each syllable: read once in six frames, a laugh's teeth were drawn as a dark
+    hole. The slow measurements (light, colour) approach their last reading by one step a frame, with no jump on
+    the frames they are read."""
     rgb, faces = frame_and_faces
     readings = iter([1.0] + [0.0] * 20)
     monkeypatch.setattr(S, "teeth_reading", lambda *a: (next(readings), None))
-    gen = FaceGenerator(GenerateSettings())
+    gen = FaceGenerator(GenerateSettings(drawn_mouth=True))
     track = int(faces.track_ids[0])
     seen = []
     for _ in range(3):
@@ -963,3 +963,51 @@ def test_read_teeth_take_a_little_of_the_hue_round_the_mouth():
     assert float(pink @ luma) == pytest.approx(1.0, abs=1e-4) and float(grey @ luma) == pytest.approx(1.0, abs=1e-4)
     assert 1.0 < pink[0] / pink[2] < 1.2  # warmer, but still a white
     assert np.allclose(grey, 1.0, atol=1e-4)
+
+
+def test_thin_plate_warp_moves_the_marked_points_and_keeps_a_plain_shift_exact():
+    from streamanon.photometric.warp import tps_map, warp_region
+
+    rng = np.random.default_rng(0)
+    src = rng.uniform(20, 80, (12, 2))
+    mx, my = tps_map(src, src + (7.0, -3.0), (100, 100), np.zeros(2))
+    gy, gx = np.mgrid[0:100, 0:100]
+    assert np.abs(mx - (gx + 7)).max() < 1e-3 and np.abs(my - (gy - 3)).max() < 1e-3
+    src = np.round(src)
+    dst = src + rng.normal(0, 4, src.shape)
+    mx, my = tps_map(src, dst, (100, 100), np.zeros(2), smooth=0.0, step=1)
+    at = src.astype(int)
+    assert np.abs(mx[at[:, 1], at[:, 0]] - dst[:, 0]).max() < 1e-3  # each point goes where it is sent
+    assert np.abs(my[at[:, 1], at[:, 0]] - dst[:, 1]).max() < 1e-3
+    t = np.linspace(0, 2 * np.pi, 21)[:-1]  # a mouth's loop and a ring round it, as draw_mouth moves them
+    loop = np.c_[150 + 100 * np.cos(t), 80 + 25 * np.sin(t)]
+    moved = loop + rng.normal(0, 3, loop.shape)
+    src, dst = (np.r_[q, q.mean(0) + 1.6 * (q - q.mean(0))] for q in (loop, moved))
+    fine = tps_map(src, dst, (160, 300), np.zeros(2), step=1)
+    coarse = tps_map(src, dst, (160, 300), np.zeros(2))  # evaluated every 4 px, interpolated
+    assert max(np.abs(coarse[0] - fine[0]).max(), np.abs(coarse[1] - fine[1]).max()) < 0.5
+    image = np.zeros((100, 100, 3), np.float32)
+    image[40:50, 60:70] = 1.0  # a white square in the source image ...
+    out = warp_region(image, src, src + (10.0, 0.0), (30, 30), np.array([40.0, 35.0]))
+    assert out[5:15, 10:20].min() > 0.99 and out[:, :8].max() == 0.0  # ... read 10 px to its right
+
+
+def test_the_mouth_opening_shows_the_originals_interior_moved_to_the_new_lips(model3d):
+    """With the original at hand, the new mouth opening holds what the original's opening holds (its teeth),
+    moved from the original's inner lips to the new ones; nothing outside the new opening changes."""
+    from streamanon.photometric.features import draw_mouth
+
+    pts = face_points(model3d, size=600)
+    jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    own, new = pts.copy(), pts.copy()
+    own[jaw, 1] += 40
+    new[jaw, 1] += 60
+    new[:, 0] += 15  # the new mouth lies elsewhere and opens wider
+    original = np.full((700, 700, 3), 0.5, np.float32)
+    cv2.fillPoly(original, [np.round(S.mouth_loop(own)).astype(np.int32)], (0.9, 0.1, 0.1))  # red inside
+    image = np.full((700, 700, 3), 0.3, np.float32)
+    draw_mouth(image, new, 600.0, 1.0, source=(original, own))
+    c = np.round((new[13, :2] + new[14, :2]) / 2).astype(int)
+    assert np.allclose(image[c[1], c[0]], (0.9, 0.1, 0.1), atol=0.05)
+    far = np.round(new[152, :2]).astype(int)  # the chin
+    assert np.allclose(image[far[1], far[0]], 0.3)

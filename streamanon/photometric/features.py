@@ -14,6 +14,7 @@ import numpy as np
 from ..faces.mp_backend import solutions
 from ..ramps import smoothstep
 from .uv import adjacency, edge_loops
+from .warp import warp_region
 
 _fm = solutions.face_mesh
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
@@ -314,12 +315,14 @@ def shade_sockets(image: np.ndarray, points: np.ndarray) -> None:
 
 
 def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float, teeth: float = 1.0,
-               teeth_grey: float | None = None) -> None:
+               teeth_grey: float | None = None, source: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """The mouth opening (inner lip contour) of the new geometry: a dark interior and, when open, a row of
     upper teeth under the upper lip, into the (H, W, 3) image, in place. ``teeth`` (0..1): how much the
     original's opening shows teeth (an "o" or a yawn shows none: a dark mouth). ``teeth_grey``: the grey level
     (sRGB 0-1) of the original's teeth (``stages.teeth_reading``), in the hue round the mouth; None: drawn white
-    at ``light``."""
+    at ``light``. ``source``: (the original image (H, W, 3) uint8 or float in [0, 1], its (478, 2+) points):
+    the opening shows the original's opening instead, moved from its inner lips to the new ones by a thin-plate
+    spline (the loops and rings 1.6 times their size round them)."""
     upper, lower = mouth_arcs()
     gap = float(np.linalg.norm(points[UPPER_INNER_LIP, :2] - points[LOWER_INNER_LIP, :2]))
     if gap < 1.0:
@@ -330,6 +333,15 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         return
     top, bottom = points[upper, :2] - origin, untangled(points[upper, :2], points[lower, :2]) - origin
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
+    if source is not None:
+        original, own = source
+        new, old = mouth_loop(points)[:-1], mouth_loop(own)[:-1]
+        new, old = np.delete(new, len(upper) - 1, 0), np.delete(old, len(upper) - 1, 0)
+        ring = [loop.mean(0) + 1.6 * (loop - loop.mean(0)) for loop in (new, old)]
+        inside = warp_region(original, np.r_[new, ring[0]], np.r_[old, ring[1]], sub.shape[:2], origin)
+        inside = inside.astype(np.float32) / 255.0 if inside.dtype == np.uint8 else inside.astype(np.float32)
+        _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
+        return
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
     if gap > TONGUE_FROM * size:  # open: the tongue lies in the lower part of the opening
         tongue, alpha = _tongue(sub.shape[:2], top, bottom, light)
