@@ -1011,3 +1011,19 @@ def test_the_mouth_opening_shows_the_originals_interior_moved_to_the_new_lips(mo
     assert np.allclose(image[c[1], c[0]], (0.9, 0.1, 0.1), atol=0.05)
     far = np.round(new[152, :2]).astype(int)  # the chin
     assert np.allclose(image[far[1], far[0]], 0.3)
+
+
+def test_the_renders_darker_rim_is_taken_from_the_face_inside_before_it_is_enlarged():
+    """The mesh's grazing rim shades darker than the face; enlarged, it drew a dashed dark line along the new
+    face's outline. Its outer pixels now continue the face inside; the inside is unchanged, and nothing black
+    seeps in beyond the edge."""
+    yy, xx = np.mgrid[0:80, 0:80]
+    r = np.hypot(xx - 40, yy - 40)
+    covered = r < 30
+    render = np.zeros((80, 80, 3), np.float32)
+    render[covered] = 0.6
+    render[covered & (r >= 28)] = 0.4  # the dark rim
+    out = S.fill_rim(render, covered, 2)
+    assert np.allclose(out[r < 27], 0.6)
+    assert out[covered & (r >= 28)].min() > 0.55  # no dark rim left
+    assert out[(r >= 30) & (r < 31.5)].min() > 0.55  # and no black just beyond it

@@ -179,7 +179,7 @@ def _box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[tuple[
 
 
 def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float,
-              lashes: np.ndarray | None = None, pattern: int = 0) -> None:
+              lashes: np.ndarray | None = None, pattern: int = 0, catchlight: bool = True) -> None:
     """Sclera, iris (its radial fibres from the seed ``pattern``, a lighter ring round the pupil), pupil,
     highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least LASH_MIN_WIDTH px) single
     upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness of the face (about 1 for
@@ -215,10 +215,8 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
         eye_img *= (LID_SHADOW + (1 - LID_SHADOW) * np.clip((gy - c[:, 1].min()) / (0.7 * height), 0, 1))[..., None]
-        if radius >= 2.5:
-            spot = centre + np.array([-0.3, -0.35]) * radius
-            _over(eye_img, np.array([0.97, 0.97, 0.97], np.float32) * min(max(light, 0.8), 1.0),
-                  0.85 * _disk(sub.shape[:2], spot, 0.14 * radius))
+        if catchlight and radius >= 2.5:
+            _over(eye_img, *_catchlight(sub.shape[:2], centre, radius, light))
         _over(sub, eye_img, opening)
         left, right = int(np.argmin(c[:, 0])), int(np.argmax(c[:, 0]))
         rolled = np.roll(c, -left, 0)
@@ -244,6 +242,32 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
             cv2.polylines(fine, list(strokes[:, :2]), False, 230, width, cv2.LINE_AA, shift=4)  # darker at the root
             soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.6))
         _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
+
+
+def _catchlight(shape: tuple[int, int], centre: np.ndarray, radius: float, light: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(colour (3,), alpha (H, W)) of the light's reflection on an iris of ``radius`` px at ``centre``."""
+    spot = centre + np.array([-0.3, -0.35]) * radius
+    return (np.array([0.97, 0.97, 0.97], np.float32) * min(max(light, 0.8), 1.0),
+            0.85 * _disk(shape, spot, 0.14 * radius))
+
+
+def draw_catchlights(image: np.ndarray, points: np.ndarray, light: float) -> None:
+    """The light's reflection on both irises (``draw_eyes`` with ``catchlight=False`` drew the rest), into the
+    (H, W, 3) image, in place, inside the eye openings: drawn after the features' softening, which had blurred
+    it away (fresh viewers missed the catchlights)."""
+    for eye in eye_indices():
+        contour = points[eye.contour, :2]
+        radius = float(np.linalg.norm(points[eye.ring, :2] - points[eye.centre, :2], axis=1).mean())
+        if radius < 2.5:
+            continue
+        box, origin = _box(contour, image.shape[:2], 2)
+        sub = image[box]
+        if sub.shape[0] < 2 or sub.shape[1] < 2:
+            continue
+        colour, alpha = _catchlight(sub.shape[:2], gaze_centre(contour - origin, points[eye.centre, :2] - origin),
+                                    radius, light)
+        _over(sub, colour, alpha * _soft_polygon(sub.shape[:2], contour - origin))
 
 
 def gaze_centre(contour: np.ndarray, centre: np.ndarray) -> np.ndarray:

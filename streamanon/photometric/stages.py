@@ -37,6 +37,7 @@ from .features import (
     brow_darkness,
     dark_share,
     draw_brows,
+    draw_catchlights,
     draw_eyes,
     draw_lips,
     draw_mouth,
@@ -96,6 +97,9 @@ CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's pa
 # NME 0.0354 on the 68 CelebA-HQ faces, over the 0.035 bound); at 0.7 it is 0.0346 (docs/results.md)
 REFINE_STRENGTH = 0.7
 LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
+
+
+RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
 
 
 @dataclass
@@ -466,15 +470,27 @@ def colour(p: FacePatch) -> None:
     p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
 
 
+def fill_rim(render: np.ndarray, covered: np.ndarray, rim: int) -> np.ndarray:
+    """The (H, W, 3) render with its outer ``rim`` px and a few px beyond its (H, W) bool ``covered`` mask
+    taken from the face just inside (a normalised blur): no black seeps in when it is enlarged, and the edge is
+    not the grazing shading of the mesh's rim. That rim was darker than the face inside it (by a sixth on
+    stargan_172559's jaw) and, enlarged, drew a dashed dark line along the new face's outline."""
+    inner = cv2.erode(covered.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=rim).astype(bool)
+    inner = inner if inner.any() else covered
+    m = inner.astype(np.float32)
+    spread = cv2.GaussianBlur(render * m[..., None], (0, 0), 1.5) / \
+        np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
+    return np.where(inner[..., None], render, spread)
+
+
 def upscale(p: FacePatch) -> None:
     """The render, its masks and its texture coordinates at the face's own resolution (bilinear; the colours
-    are first spread a few pixels beyond the face's edge, so that no black seeps in), then ``extend``."""
+    are first spread a few pixels beyond the face's edge, so that no black seeps in; the edge itself is
+    ``fill_rim``'s), then ``extend``."""
     h, w = p.original.shape[:2]
     if p.render.shape[:2] != (h, w):
         m = p.covered.astype(np.float32)
-        spread = cv2.GaussianBlur(p.render * m[..., None], (0, 0), 1.5) / \
-            np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
-        filled = np.where(p.covered[..., None], p.render, spread)
+        filled = fill_rim(p.render, p.covered, RIM)
         p.upscaled = w / p.render.shape[1]
         p.render = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
         p.covered = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
@@ -545,7 +561,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
-              int(p.look.pick * 2 ** 31))
+              int(p.look.pick * 2 ** 31), catchlight=False)
     # the original's teeth's grey level (its skin's, which the new skin's colour follows, times their ratio)
     teeth_grey = None if p.teeth_light is None or p.skin_rgb is None else \
         p.teeth_light * float(p.skin_rgb @ LUMA) / 255.0
@@ -554,6 +570,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     if before.size:  # a lens's softness: drawn edges do not shimmer from frame to frame
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
+    draw_catchlights(p.render, p.target, light)
 
 
 def crisp(p: FacePatch) -> None:
