@@ -352,6 +352,9 @@ def test_cli_flags_reach_the_settings():
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
     assert g.hair is False and g.photometric().hair is False  # opt-in
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--keep-hair"])).generate.photometric().hair
+    assert not g.photometric().drawn_mouth  # the original's teeth, moved
+    assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--drawn-mouth"])).generate.photometric() \
+        .drawn_mouth
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
     assert (g.variant, g.relight, g.colour, g.temporal, g.grain) == ("mesh", True, True, True, True)
 
