@@ -359,8 +359,9 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
     opening = _soft_polygon(sub.shape[:2], np.concatenate([top, bottom[::-1]]))
     if source is not None:
         original, own = source
-        new, old = mouth_loop(points)[:-1], mouth_loop(own)[:-1]
-        new, old = np.delete(new, len(upper) - 1, 0), np.delete(old, len(upper) - 1, 0)
+        # both loops without their repeated corners (the spline needs distinct points)
+        new = np.delete(np.concatenate([top, bottom[::-1]])[:-1] + origin, len(upper) - 1, 0)
+        old = np.delete(mouth_loop(own)[:-1], len(upper) - 1, 0)
         ring = [loop.mean(0) + 1.6 * (loop - loop.mean(0)) for loop in (new, old)]
         inside = warp_region(original, np.r_[new, ring[0]], np.r_[old, ring[1]], sub.shape[:2], origin)
         inside = inside.astype(np.float32) / 255.0 if inside.dtype == np.uint8 else inside.astype(np.float32)

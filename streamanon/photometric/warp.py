@@ -11,12 +11,19 @@ def _kernel(r2: np.ndarray) -> np.ndarray:
     return 0.5 * r2 * np.log(np.maximum(r2, 1e-12))
 
 
-def tps_fit(src: np.ndarray, dst: np.ndarray, smooth: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """(weights (N, 2), affine (3, 2)) of the spline that maps (N, 2) ``src`` onto (N, 2) ``dst``; ``smooth``
-    (relative to the points' spread squared) regularises it, so close or crossing points do not fold it."""
-    n = len(src)
+def _normalised(src: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(the points centred and scaled to a unit spread, their centre, the scale)."""
+    centre = src.mean(0)
     scale = max(float(np.ptp(src, 0).max()), 1.0)
-    s = (src - src.mean(0)) / scale
+    return (src - centre) / scale, centre, scale
+
+
+def tps_fit(src: np.ndarray, dst: np.ndarray, smooth: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """(weights (N, 2), affine (3, 2)) of the spline that maps (N, 2) ``src`` (normalised: ``_normalised``) onto
+    (N, 2) ``dst``; ``smooth`` (relative to the points' spread squared) regularises it, so close or crossing
+    points do not fold it."""
+    n = len(src)
+    s = _normalised(src)[0]
     k = _kernel(((s[:, None] - s[None]) ** 2).sum(-1)) + smooth * np.eye(n)
     p = np.c_[np.ones(n), s]
     a = np.zeros((n + 3, n + 3))
@@ -33,13 +40,11 @@ def tps_map(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], origin: np
     in ``src``'s coordinates, where the spline from ``src`` to ``dst`` takes it (in ``dst``'s coordinates).
     The spline is evaluated every ``step`` px (it is smooth) and interpolated between."""
     w, aff = tps_fit(src, dst, smooth)
-    scale = max(float(np.ptp(src, 0).max()), 1.0)
+    s, centre, scale = _normalised(src)
     h, wd = shape
     ch, cw = max(2, -(-(h - 1) // step) + 1), max(2, -(-(wd - 1) // step) + 1)
-    ys, xs = np.linspace(0, h - 1, ch), np.linspace(0, wd - 1, cw)
-    gy, gx = np.meshgrid(ys, xs, indexing="ij")
-    q = (np.stack([gx.ravel() + origin[0], gy.ravel() + origin[1]], 1) - src.mean(0)) / scale
-    s = (src - src.mean(0)) / scale
+    gy, gx = np.meshgrid(np.linspace(0, h - 1, ch), np.linspace(0, wd - 1, cw), indexing="ij")
+    q = (np.stack([gx.ravel() + origin[0], gy.ravel() + origin[1]], 1) - centre) / scale
     out = _kernel(((q[:, None] - s[None]) ** 2).sum(-1)) @ w + np.c_[np.ones(len(q)), q] @ aff
     coarse = out.reshape(ch, cw, 2)
     wy, wx = _linear_weights(h, ch), _linear_weights(wd, cw)
