@@ -1030,3 +1030,40 @@ def test_the_renders_darker_rim_is_taken_from_the_face_inside_before_it_is_enlar
     assert np.allclose(out[r < 27], 0.6)
     assert out[covered & (r >= 28)].min() > 0.55  # no dark rim left
     assert out[(r >= 30) & (r < 31.5)].min() > 0.55  # and no black just beyond it
+
+
+def test_the_lash_line_follows_how_dark_the_originals_lid_line_is(model3d):
+    """A man's lashes in a 512 px video read 0.28 and came out as black eyeliner (0.63 read on the output): the
+    lash line is now drawn in proportion to the original's reading, at full strength from LID_FULL."""
+    import streamanon.photometric.features as F
+
+    pts = face_points(model3d, size=500.0, offset=50.0)
+    plain = np.full((600, 600, 3), 200, np.uint8)
+    assert F.lid_darkness(plain, pts) == pytest.approx(0.0, abs=0.01)
+    assert F.lid_darkness(plain, pts * 0.02) is None  # eyes too small to read
+
+    def lined(grey: int) -> np.ndarray:
+        image = plain.copy()
+        for eye in F.eye_indices():
+            up = F._upper_arc(pts[eye.contour])
+            width = float(np.ptp(pts[eye.contour][:, 0]))
+            cv2.polylines(image, [np.round(up - (0, 0.03 * width)).astype(np.int32)], False, (grey,) * 3,
+                          max(1, round(0.06 * width)))
+        return image
+
+    made_up, soft = F.lid_darkness(lined(30), pts), F.lid_darkness(lined(150), pts)
+    assert made_up > F.LID_FULL and 0.1 < soft < 0.5
+    assert F.liner_strength(None) == 1.0 and F.liner_strength(made_up) == 1.0
+    assert F.liner_strength(soft) == pytest.approx(soft / F.LID_FULL)
+    assert F.liner_strength(0.0) == F.LINER_MIN
+
+    def drawn(liner: float) -> float:  # the lid line of eyes drawn on plain skin, read back
+        image = np.full((600, 600, 3), 0.78, np.float32)
+        F.draw_eyes(image, pts, np.array([0.3, 0.2, 0.1], np.float32), 1.0, liner=liner)
+        return F.lid_darkness(np.round(image * 255).astype(np.uint8), pts)
+
+    full, faint = drawn(1.0), drawn(F.liner_strength(soft))
+    assert full > F.LID_FULL  # a made-up original's lash line, as drawn before
+    # a soft original's: lighter, and nearer the original's reading (the top of the eye opening, in the band
+    # too, keeps the drawn reading above about 0.5)
+    assert faint < full - 0.15 and abs(faint - soft) < abs(full - soft)

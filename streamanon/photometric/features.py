@@ -33,6 +33,11 @@ LID_SHADOW = 0.4  # the upper lid's shadow: the top of the opening at this share
 GAZE_REACH = (0.22, 0.2)  # the iris centre lies within this share of the eye's width (along) and height (across)
 #                            of its middle
 LASH_MIN_WIDTH = 24.0  # px: narrower eyes get only the lash line (single lashes would be sub-pixel)
+# the lash line is drawn at full strength for an original whose lid line reads this dark (lid_darkness: eye
+# make-up, or sharp lashes at 1024 px) and in proportion below, down to LINER_MIN. At full strength on every face,
+# a man's lashes in a 512 px video (reading 0.28) came out as black eyeliner (0.63 read on the output)
+LID_FULL = 0.65
+LINER_MIN = 0.3
 HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in one call)
 # faint brows (a child's, a blonde's): drawn brows are lightened to the original's brow darkness
 # (``brow_darkness``) when it is below FAINT_BROWS[0], less so up to FAINT_BROWS[1], not above it (matching every
@@ -179,11 +184,12 @@ def _box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[tuple[
 
 
 def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float,
-              lashes: np.ndarray | None = None, pattern: int = 0, catchlight: bool = True) -> None:
+              lashes: np.ndarray | None = None, pattern: int = 0, catchlight: bool = True,
+              liner: float = 1.0) -> None:
     """Sclera, iris (its radial fibres from the seed ``pattern``, a lighter ring round the pupil), pupil,
     highlight, lash line and (``lashes`` from ``lash_strokes``, on eyes of at least LASH_MIN_WIDTH px) single
     upper lashes of both eyes into the (H, W, 3) image, in place. ``light``: brightness of the face (about 1 for
-    a well-lit face)."""
+    a well-lit face); ``liner`` (0..1): strength of the lash line and lashes (``liner_strength``)."""
     fibres = np.random.default_rng(pattern)
     waves = fibres.integers(5, 40, 12), fibres.uniform(0, 2 * np.pi, 12), fibres.uniform(0.3, 1.0, 12)
     up = points[FOREHEAD, :2] - points[CHIN, :2]
@@ -241,7 +247,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
             cv2.polylines(fine, list(strokes), False, 150, width, cv2.LINE_AA, shift=4)
             cv2.polylines(fine, list(strokes[:, :2]), False, 230, width, cv2.LINE_AA, shift=4)  # darker at the root
             soft = np.maximum(soft, cv2.GaussianBlur(fine.astype(np.float32) / 255.0, (0, 0), 0.6))
-        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * np.clip(soft * 1.3, 0, 1))
+        _over(sub, np.array([0.07, 0.05, 0.045], np.float32) * light, 0.8 * liner * np.clip(soft * 1.3, 0, 1))
 
 
 def _catchlight(shape: tuple[int, int], centre: np.ndarray, radius: float, light: float
@@ -559,6 +565,48 @@ def brow_darkness(image: np.ndarray, points: np.ndarray, skin_grey: float) -> fl
     if len(pixels) < 12 or skin_grey <= 1.0:
         return None
     return float(np.clip(1.0 - float((pixels.astype(np.float32) @ _LUMA).mean()) / skin_grey, 0.0, 1.0))
+
+
+def _upper_arc(contour: np.ndarray) -> np.ndarray:
+    """The (K, 2) upper half of an eye's (N, 2) ``contour``, from its leftmost point to its rightmost."""
+    left, right = int(np.argmin(contour[:, 0])), int(np.argmax(contour[:, 0]))
+    rolled = np.roll(contour, -left, 0)
+    k = (right - left) % len(contour)
+    return min((rolled[:k + 1], np.r_[rolled[k:], rolled[:1]]), key=lambda a: a[:, 1].mean())
+
+
+def lid_darkness(image: np.ndarray, points: np.ndarray) -> float | None:
+    """How dark the upper lid line of an (H, W, 3) uint8 face with (478, 2+) ``points`` is: 1 - the grey of a
+    band along it (its darker third: lashes, eye make-up) / the grey of the lid skin above it (median), averaged
+    over both eyes, in [0, 1]; None when the eyes are too small to read (under 8 px wide). One number, like the
+    brows' darkness: nothing of the eyes' shape. It is low for a soft, low-resolution face too, whose lashes
+    blur into the lid."""
+    lines, lids = [], []
+    for eye in eye_indices():
+        contour = points[eye.contour, :2]
+        width = float(np.ptp(contour[:, 0]))
+        if width < 8.0:
+            return None
+        up = _upper_arc(contour)
+        box, origin = _box(np.concatenate([up, up - (0, 0.45 * width)]), image.shape[:2], 0.1 * width + 2)
+        sub = image[box]
+        if sub.shape[0] < 3 or sub.shape[1] < 3:
+            return None
+        band, above = np.zeros(sub.shape[:2], np.uint8), np.zeros(sub.shape[:2], np.uint8)
+        for mask, lift, thick in ((band, 0.03, 0.08), (above, 0.3, 0.1)):
+            cv2.polylines(mask, [np.round((up - origin - (0, lift * width)) * 16).astype(np.int32)], False, 1,
+                          max(1, int(round(thick * width))), cv2.LINE_8, shift=4)
+        grey = sub.astype(np.float32) @ _LUMA
+        if band.sum() < 4 or above.sum() < 4:
+            return None
+        lines.append(float(np.percentile(grey[band > 0], 30)))
+        lids.append(float(np.median(grey[above > 0])))
+    return float(np.clip(1.0 - np.mean(lines) / max(float(np.mean(lids)), 1.0), 0.0, 1.0))
+
+
+def liner_strength(darkness: float | None) -> float:
+    """``draw_eyes``' lash-line strength for an original whose lid line reads ``darkness`` (None: full)."""
+    return 1.0 if darkness is None else float(np.clip(darkness / LID_FULL, LINER_MIN, 1.0))
 
 
 def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colour: np.ndarray,

@@ -43,6 +43,8 @@ from .features import (
     draw_mouth,
     draw_nose,
     iris_for_skin,
+    lid_darkness,
+    liner_strength,
     lip_polygons,
     mouth_loop,
     random_look,
@@ -157,6 +159,7 @@ class FacePatch:
     teeth_light: float | None = None  # the original's teeth's grey over its skin's (teeth_reading); None: not read
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
     brows: float | None = None  # how much darker the original's brow region is than its skin (brow_darkness)
+    lids: float | None = None  # how dark the original's upper lid line is (features.lid_darkness)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -226,6 +229,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     if settings.drawn_mouth:
         p.teeth, p.teeth_light = (None, None) if p.skin_rgb is None else teeth_reading(small, verts, p.skin_rgb)
     p.brows = None if p.skin_rgb is None else brow_darkness(small, verts, float(p.skin_rgb @ LUMA))
+    p.lids = lid_darkness(p.original, p.own)  # at full size: at the light's size a lash line is a smudge
     p.detail, p.tail = texture_levels(cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY), M.skin_mask(p.own, (h, w)))
 
 
@@ -337,7 +341,7 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light, p.brows))
+                          p.skin_rgb, p.teeth_light, p.brows, p.lids))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
@@ -345,6 +349,7 @@ def reuse(p: FacePatch, state: TrackState) -> None:
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
     p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
+    p.lids = state.lids
 
 
 def step(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -562,7 +567,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
-              int(p.look.pick * 2 ** 31), catchlight=False)
+              int(p.look.pick * 2 ** 31), catchlight=False, liner=liner_strength(p.lids))
     # the original's teeth's grey level (its skin's, which the new skin's colour follows, times their ratio)
     teeth_grey = None if p.teeth_light is None or p.skin_rgb is None else \
         p.teeth_light * float(p.skin_rgb @ LUMA) / 255.0
