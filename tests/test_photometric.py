@@ -1045,7 +1045,7 @@ def test_the_lash_line_follows_how_dark_the_originals_lid_line_is(model3d):
     def lined(grey: int) -> np.ndarray:
         image = plain.copy()
         for eye in F.eye_indices():
-            up = F._upper_arc(pts[eye.contour])
+            up = F._eye_arcs(pts[eye.contour])[0]
             width = float(np.ptp(pts[eye.contour][:, 0]))
             cv2.polylines(image, [np.round(up - (0, 0.03 * width)).astype(np.int32)], False, (grey,) * 3,
                           max(1, round(0.06 * width)))

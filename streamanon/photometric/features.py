@@ -183,6 +183,16 @@ def _box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[tuple[
     return (slice(lo[1], max(hi[1], lo[1])), slice(lo[0], max(hi[0], lo[0]))), lo.astype(np.float64)
 
 
+def _eye_arcs(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(upper, lower): the two halves of an eye's (N, 2) ``contour`` between its leftmost and rightmost points,
+    in the loop's order (one runs from the leftmost point to the rightmost, the other back)."""
+    left, right = int(np.argmin(contour[:, 0])), int(np.argmax(contour[:, 0]))
+    rolled = np.roll(contour, -left, 0)
+    k = (right - left) % len(contour)
+    arcs = sorted((rolled[:k + 1], np.r_[rolled[k:], rolled[:1]]), key=lambda a: float(a[:, 1].mean()))
+    return arcs[0], arcs[1]
+
+
 def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: float,
               lashes: np.ndarray | None = None, pattern: int = 0, catchlight: bool = True,
               liner: float = 1.0) -> None:
@@ -224,12 +234,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         if catchlight and radius >= 2.5:
             _over(eye_img, *_catchlight(sub.shape[:2], centre, radius, light))
         _over(sub, eye_img, opening)
-        left, right = int(np.argmin(c[:, 0])), int(np.argmax(c[:, 0]))
-        rolled = np.roll(c, -left, 0)
-        k = (right - left) % len(c)
-        arcs = (rolled[:k + 1], np.r_[rolled[k:], rolled[:1]])
-        upper = min(arcs, key=lambda a: a[:, 1].mean())
-        lower = max(arcs, key=lambda a: a[:, 1].mean())
+        upper, lower = _eye_arcs(c)
         if abs(upper[0, 0] - (points[168, 0] - origin[0])) < abs(upper[-1, 0] - (points[168, 0] - origin[0])):
             upper = upper[::-1]  # from the outer corner
         outer = upper[:max(2, len(upper) * 3 // 5)]
@@ -567,14 +572,6 @@ def brow_darkness(image: np.ndarray, points: np.ndarray, skin_grey: float) -> fl
     return float(np.clip(1.0 - float((pixels.astype(np.float32) @ _LUMA).mean()) / skin_grey, 0.0, 1.0))
 
 
-def _upper_arc(contour: np.ndarray) -> np.ndarray:
-    """The (K, 2) upper half of an eye's (N, 2) ``contour``, from its leftmost point to its rightmost."""
-    left, right = int(np.argmin(contour[:, 0])), int(np.argmax(contour[:, 0]))
-    rolled = np.roll(contour, -left, 0)
-    k = (right - left) % len(contour)
-    return min((rolled[:k + 1], np.r_[rolled[k:], rolled[:1]]), key=lambda a: a[:, 1].mean())
-
-
 def lid_darkness(image: np.ndarray, points: np.ndarray) -> float | None:
     """How dark the upper lid line of an (H, W, 3) uint8 face with (478, 2+) ``points`` is: 1 - the grey of a
     band along it (its darker third: lashes, eye make-up) / the grey of the lid skin above it (median), averaged
@@ -587,7 +584,7 @@ def lid_darkness(image: np.ndarray, points: np.ndarray) -> float | None:
         width = float(np.ptp(contour[:, 0]))
         if width < 8.0:
             return None
-        up = _upper_arc(contour)
+        up = _eye_arcs(contour)[0]
         box, origin = _box(np.concatenate([up, up - (0, 0.45 * width)]), image.shape[:2], 0.1 * width + 2)
         sub = image[box]
         if sub.shape[0] < 3 or sub.shape[1] < 3:
