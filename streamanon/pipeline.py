@@ -201,18 +201,20 @@ class Pipeline:
                 self.stats.dropped += 1
                 continue
             t0 = time.perf_counter()
-            measured = priors = None
+            measured = priors = jumped = None
             with StageTimer(self.stats, "analyze"):
                 try:
                     faces = self.analyzer.analyze(item.rgb)
                     measured = getattr(self.analyzer, "measured", None)
                     priors = getattr(self.analyzer, "priors", None)
+                    jumped = getattr(self.analyzer, "jumped", None)
                 except Exception as exc:  # fail closed: the whole frame gets covered
                     log.warning("frame %d: face analysis failed (%s); covering the whole frame",
                                 item.index, exc)
                     faces = None
             self.stats.tracks = getattr(self.analyzer, "total_tracks", 0)
-            self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured, priors=priors))
+            self._release(self.lookahead.push((item, time.perf_counter() - t0), faces, measured, priors=priors,
+                                              jumped=jumped))
             if self.live:  # the look-ahead never holds a frame past the latency bound
                 self._release(self.lookahead.expire(self._held_too_long))
         self._release(self.lookahead.flush())

@@ -124,8 +124,9 @@ class FaceAnalyzer:
 
     ``analyze(rgb)`` returns the Faces of that frame (frames must come in order); ``measured`` then holds
     the ids of the tracks measured on it (the others are predictions), ``detected`` whether the detector
-    ran on it, and ``priors`` the earlier sighting (frames ago, box) of each track started on it from two
-    weak detections in a row (a face that scores just under the threshold, run after run).
+    ran on it, ``jumped`` the tracks matched on it to a detection they do not overlap, and ``priors`` the
+    earlier sighting (frames ago, box) of each track started on it from two weak detections in a row (a face
+    that scores just under the threshold, run after run).
     """
 
     def __init__(self, settings: AnalyzerSettings | None = None):
@@ -143,6 +144,7 @@ class FaceAnalyzer:
         self.total_tracks = 0  # distinct track ids ever output
         self.mesh_errors = 0
         self.measured: set[int] = set()
+        self.jumped: set[int] = set()
         self.priors: dict[int, tuple[int, np.ndarray]] = {}
         self._candidates: list[tuple[int, np.ndarray]] = []  # (frame, region) of weak unmatched detections
         self._half_done = False  # the half-resolution run between two full runs is done
@@ -195,6 +197,7 @@ class FaceAnalyzer:
         self._frame += 1
         self._since_detect += 1
         self.measured = set()
+        self.jumped = set()
         self.priors = {}
         skip = [self._may_skip_mesh(t) for t in self.tracks]
         meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
@@ -240,6 +243,7 @@ class FaceAnalyzer:
                 continue
             if iou(t.box()[None], regions[d][None])[0, 0] <= 0:
                 ghosts.append(self._ghost(t))
+                self.jumped.add(t.id)
             # found by the detector: a mesh when the face is big enough, else its box
             pts = self._mesh_new(rgb, det_boxes[d])
             if pts is not None:

@@ -5,7 +5,10 @@ Box tracks (faces too small for the mesh) are measured only on detection frames.
 - a track measured at frames n0 and n1 gets, on the frames between, the box on the straight path between
   the two measurements (instead of its prediction where the two agree, besides it where they do not);
 - a new track is also covered on the held frames before its first detection (a face that entered between
-  two detector runs is never left bare), with its first box, widened with the distance in frames.
+  two detector runs is never left bare), with its first box, widened with the distance in frames;
+- so is a track that jumped to a detection it does not overlap, on the frames since its last measurement: the
+  detection may be a face that came into view meanwhile, claimed by a neighbour's track (which then covers the
+  path between its two boxes, and the analyser leaves a cover where it was).
 """
 
 from __future__ import annotations
@@ -75,9 +78,11 @@ class Lookahead:
         self.interpolated = 0
 
     def push(self, item: object, faces: Faces | None = None, measured: set[int] | None = None,
-             frame: bool = True, priors: dict[int, tuple[int, np.ndarray]] | None = None) -> list[Held]:
+             frame: bool = True, priors: dict[int, tuple[int, np.ndarray]] | None = None,
+             jumped: set[int] | None = None) -> list[Held]:
         """Hold a frame (or pass-through item) with its faces; ``measured``: the tracks measured on it;
-        ``priors``: for a new track, an earlier sighting (frames ago, box) that its path starts from."""
+        ``priors``: for a new track, an earlier sighting (frames ago, box) that its path starts from; ``jumped``:
+        tracks matched on it to a detection they do not overlap."""
         if not frame:
             self._held.append(Held(None, item))
             return self._release()
@@ -102,6 +107,8 @@ class Lookahead:
                     self._interpolate(tid, prev, (n, box))
                 if prev is not None and tid in self._filled:
                     self._refill(tid, prev, (n, box))
+                if jumped and tid in jumped and prev is not None:  # after the refill: it is refilled next time
+                    self._backfill(tid, box, n, since=prev[0])
                 self._last[tid] = (n, box)
             self._known.update(int(t) for t in faces.track_ids)
             if len(self._last) > 4096:  # a long stream: forget tracks not measured for a while
@@ -155,9 +162,10 @@ class Lookahead:
         h.extra.append((box, tid))
         return len(h.extra) - 1
 
-    def _backfill(self, tid: int, box: np.ndarray, n: int) -> None:
+    def _backfill(self, tid: int, box: np.ndarray, n: int, since: int = -1) -> None:
+        """Cover ``box`` (widened with the distance in frames) on the held frames after ``since``, before ``n``."""
         filled = []
-        for h in self._frames_between(-1, n):
+        for h in self._frames_between(since, n):
             filled.append((h, self._add(h, coast_box(box, n - h.n), tid)))
             self.backfilled += 1
         if filled:
