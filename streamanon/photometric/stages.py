@@ -95,9 +95,11 @@ FEATURE_SOFTNESS = (0.5, 0.002, 400.0)  # blur (px) of the drawn eyes, brows and
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
           "refine", "hair")
 CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
-# share of the refinement's correction that is applied: at 1.0 the re-detected eyes and lips moved (expression
-# NME 0.0354 on the 68 CelebA-HQ faces, over the 0.035 bound); at 0.7 it is 0.0346 (docs/results.md)
-REFINE_STRENGTH = 0.7
+# share of the refinement's correction that is applied. Trained to turn a render into the person's own photo, it
+# brings some of the person back: on the 68 CelebA-HQ faces (seeds 0-2) rank-1 was 14 of 204 at 1.0, 12 at 0.7
+# and 9 at 0.4; identity spread along video tracks fell under the real person's on lp_s18 (docs/results.md,
+# "Session of 2026-12-04, sixth")
+REFINE_STRENGTH = 0.4
 LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
 
 
