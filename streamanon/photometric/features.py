@@ -594,9 +594,9 @@ def lid_darkness(image: np.ndarray, points: np.ndarray) -> float | None:
         for mask, lift, thick in ((band, 0.03, 0.08), (above, 0.18, 0.08)):
             cv2.polylines(mask, [np.round((up - origin - (0, lift * width)) * 16).astype(np.int32)], False, 1,
                           max(1, int(round(thick * width))), cv2.LINE_8, shift=4)
-        grey = sub.astype(np.float32) @ _LUMA
         if band.sum() < 4 or above.sum() < 4:
             return None
+        grey = sub.astype(np.float32) @ _LUMA
         lines.append(float(np.percentile(grey[band > 0], 30)))
         lids.append(float(np.percentile(grey[above > 0], 75)))
     return float(np.clip(1.0 - np.mean(lines) / max(float(np.mean(lids)), 1.0), 0.0, 1.0))
