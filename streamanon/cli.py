@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-every", type=int, default=8, metavar="K",
                    help="run the detector every K frames; faces are tracked between, and file mode holds 2K "
                         "frames so that a face is also covered before its first detection (default: %(default)s)")
-    p.add_argument("--detect-size", type=int, default=1920, metavar="PX",
-                   help="longest side the detector sees; larger frames are shrunk to it (default: %(default)s)")
+    p.add_argument("--detect-size", type=int, default=8192, metavar="PX",
+                   help="longest side the detector sees; larger frames are shrunk to it, which is faster but "
+                        "misses small faces. Frames over 1920 px are run in tiles at their own resolution "
+                        "(default: %(default)s)")
     p.add_argument("--mesh-min", type=int, default=56, metavar="PX",
                    help="faces shorter than this are covered from their box (blur for generate), without a "
                         "mesh (default: %(default)s)")

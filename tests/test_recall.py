@@ -132,3 +132,27 @@ def test_a_face_that_darts_about_is_never_bare(cli, tmp_path, method):
     assert r.returncode == 0, r.stderr
     bare = [f for f, (a, b) in enumerate(zip(originals, decode(out))) if untouched(a, b, c.boxes[f, 0])]
     assert not bare, f"face untouched on frames {bare}"
+
+
+@pytest.mark.parametrize("length", [64, 1920, 1921, 2160, 3840, 7680])
+def test_detector_tiles_cover_the_frame_with_overlap(length):
+    from streamanon.faces.centerface import TILE, TILE_OVERLAP, tile_starts
+
+    starts, size = tile_starts(length, TILE, TILE_OVERLAP)
+    assert size <= TILE and starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - TILE_OVERLAP for a, b in zip(starts, starts[1:]))
+
+
+def test_small_faces_of_a_4k_photo_are_covered(cli, tmp_path):
+    """A 16 px face in a 3840x2160 frame was shrunk to 8 px for the detector (max 1920 px) and left bare: on a
+    4K mosaic of crowd photos 30 of 437 faces. Frames over 1920 px are now run in tiles at their own size."""
+    c = crowd_frames(width=3840, height=2160, frames=1, faces=24, seed=3)
+    src = tmp_path / "crowd4k.png"
+    cv2.imwrite(str(src), cv2.cvtColor(c.frames[0], cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out.png"
+    r = cli(src, out, "--method", "blur", timeout=300)
+    assert r.returncode == 0, r.stderr
+    output = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    boxes = [b for b in c.boxes[0] if not np.isnan(b[0])]
+    bare = [int(b[3] - b[1]) for b in boxes if untouched(c.frames[0], output, b)]
+    assert len(boxes) >= 16 and not bare, f"{len(bare)} of {len(boxes)} faces untouched (heights {bare})"

@@ -33,7 +33,8 @@ class AnalyzerSettings:
     mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
     max_missed_runs: a face the detector misses this many runs in a row ends (it is covered until then).
     threshold: detector confidence.
-    detect_side: the detector sees frames shrunk to this longer side at most.
+    detect_side: the detector sees frames shrunk to this longer side at most (default: none up to 8K; frames
+    longer than centerface.TILE are run in tiles at their own resolution).
     smoothing: speed-adaptive smoothing of landmarks (off: raw measurements).
     """
 
@@ -42,7 +43,7 @@ class AnalyzerSettings:
     mesh_min: int = 56
     max_missed_runs: int = 2
     threshold: float = 0.2
-    detect_side: int = 1920
+    detect_side: int = 8192
     smoothing: bool = True
 
     def __post_init__(self) -> None:
