@@ -99,14 +99,6 @@ def inside_tile(boxes: np.ndarray, tile: tuple[int, int, int, int], width: int, 
     return ok
 
 
-def input_size(width: int, height: int, max_side: int) -> tuple[float, int, int]:
-    """(scale, W, H): the frame is scaled by ``scale`` (<= 1, so the longer side fits ``max_side``) and padded
-    up to W x H, multiples of 32."""
-    s = min(1.0, max_side / max(width, height))
-    pad = lambda v: int(np.ceil(v * s / 32) * 32)  # noqa: E731
-    return s, pad(width), pad(height)
-
-
 class CenterFace:
     """``detect(rgb)`` -> (boxes (N, 4) x0 y0 x1 y1 frame pixels, scores (N,)) after NMS.
 
@@ -138,7 +130,7 @@ class CenterFace:
     def _run(self, img: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (img pixels, clipped to it) and scores of one pass over ``img`` (at most TILE px long)."""
         h, w = img.shape[:2]
-        _, iw, ih = input_size(w, h, max(w, h))
+        ih, iw = -(-h // 32) * 32, -(-w // 32) * 32  # padded up to multiples of 32
         x = np.zeros((1, 3, ih, iw), np.float32)
         x[0, :, :h, :w] = img.transpose(2, 0, 1)
         with self._lock:
