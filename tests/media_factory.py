@@ -322,6 +322,24 @@ def crowd_frames(width: int = 1280, height: int = 900, frames: int = 30, faces: 
     return Crowd(out, boxes)
 
 
+def panning_crowd_frames(width: int = 1280, height: int = 720, frames: int = 30, step: tuple[int, int] = (4, 2),
+                         faces: int = 24, seed: int = 5) -> Crowd:
+    """A still crowd (one frame of ``crowd_frames``, faces from 16 to 120 px) filmed by a camera that pans
+    ``step`` px a frame: each frame is a ``width`` x ``height`` window moving over the scene."""
+    scene = crowd_frames(width + step[0] * frames, height + step[1] * frames, frames=1, faces=faces, seed=seed)
+    out, boxes = [], np.full((frames, faces, 4), np.nan)
+    for f in range(frames):
+        dx, dy = step[0] * f, step[1] * f
+        out.append(np.ascontiguousarray(scene.frames[0][dy:dy + height, dx:dx + width]))
+        b = scene.boxes[0] - np.array([dx, dy, dx, dy], np.float64)
+        visible = np.stack([b[:, 0].clip(0, width), b[:, 1].clip(0, height), b[:, 2].clip(0, width),
+                            b[:, 3].clip(0, height)], 1)
+        whole = (visible[:, 2] - visible[:, 0]) * (visible[:, 3] - visible[:, 1])
+        inside = whole >= 0.5 * (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # at least half of the face in view
+        boxes[f, inside] = visible[inside]
+    return Crowd(out, boxes)
+
+
 def swerving_face_frames(width: int = 960, height: int = 540, frames: int = 36, face: int = 100) -> Crowd:
     """One astronaut face ``face`` px tall that darts about: about 0.7 of its height a frame, turning back
     every few frames (a handheld camera, or a live stream that dropped most of its frames)."""

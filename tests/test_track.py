@@ -211,3 +211,34 @@ def test_a_face_in_mid_swing_is_never_read_as_still():
         f.update(pts + [0.0, y])
     assert np.abs(f.velocity[:, 1]).min() >= 7.9  # what mesh skipping reads: the last step, not the lagging mean
     assert np.abs(f.v[:, 1]).max() < 7.9  # (the smoothed motion alone still lags behind the swing)
+
+
+def test_a_box_track_moves_with_the_camera_and_keeps_its_own_velocity():
+    """A still face in a pan: predicted with the camera's motion, and measured still (no velocity of its own)."""
+    from streamanon.faces.track import BoxPath
+
+    f = BoxPath(np.array([[100.0, 100.0], [120.0, 124.0]]), horizon=8)
+    for _ in range(4):
+        f.predict()
+        f.shift(np.array([3.0, -1.0]))
+    np.testing.assert_allclose(f.points, [[112, 96], [132, 120]])
+    f.update(np.array([[112.0, 96.0], [132.0, 120.0]]))
+    np.testing.assert_allclose(f.velocity, [0.0, 0.0], atol=1e-9)
+    f.predict()
+    np.testing.assert_allclose(f.points, [[112, 96], [132, 120]])
+
+
+def test_camera_motion_reads_a_pan_and_nothing_on_a_still_or_cut_frame():
+    import cv2
+
+    from streamanon.faces.motion import CameraMotion
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 255, (800, 1400, 3), np.uint8), (0, 0), 2.0)
+    cm = CameraMotion()
+    assert not cm.step(scene[:720, :1280]).any()  # the first frame: nothing to compare with
+    assert not cm.step(scene[:720, :1280]).any()  # a still camera
+    shift = cm.step(scene[3:723, 8:1288])  # the window moved right and down: the scene moved left and up
+    np.testing.assert_allclose(shift, [-8, -3], atol=1.0)
+    other = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), np.uint8), (0, 0), 2.0)
+    assert not cm.step(other).any()  # a cut

@@ -18,6 +18,7 @@ import numpy as np
 from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
+from .motion import CameraMotion
 from .track import MAX_BOX_SPEED, AdaptivePoints, BoxPath, NoFilter, Track, containment, greedy_match, iou
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class FaceAnalyzer:
         s = self.settings
         self.detector = CenterFace(threshold=s.threshold, max_side=s.detect_side)
         self.mesh = MeshEstimator()
+        self.camera = CameraMotion()
         self._track_mesh: dict[int, MeshEstimator] = {}
         self._spare_mesh: list[MeshEstimator] = []
         self._frame = 0
@@ -147,15 +149,18 @@ class FaceAnalyzer:
         self.measured: set[int] = set()
         self.jumped: set[int] = set()
         self.priors: dict[int, tuple[int, np.ndarray]] = {}
-        self._candidates: list[tuple[int, np.ndarray]] = []  # (frame, region) of weak unmatched detections
+        # (frame, region, camera motion until then) of weak unmatched detections
+        self._candidates: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._pan = np.zeros(2)  # the camera's motion since the stream began, px
         self._half_done = False  # the half-resolution run between two full runs is done
-        self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
+        self._prior_of: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self.detected = False
         self.frame_shape: tuple[int, int] = (0, 0)
 
     def reset(self) -> None:
         """Forget all tracks (a new scene, or the next unrelated image)."""
         self.tracks = []
+        self.camera.reset()
         self._since_detect = 10**9
         self._half_done = False
         self._candidates = []
@@ -190,8 +195,12 @@ class FaceAnalyzer:
     def analyze(self, rgb: np.ndarray) -> Faces:
         s = self.settings
         self.frame_shape = rgb.shape[:2]
+        pan = self.camera.step(rgb)
+        self._pan = self._pan + pan
         for t in self.tracks:
             t.filter.predict(damping=1.0 if t.misses == 0 else 0.5)
+            if pan.any():
+                t.filter.shift(pan)
             t.seen = False
             if t.misses and not t.has_mesh:  # a lost box track: frames since it was last seen
                 t.misses += 1
@@ -202,6 +211,10 @@ class FaceAnalyzer:
         self.priors = {}
         skip = [self._may_skip_mesh(t) for t in self.tracks]
         meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
+        if pan.any() and not self._camera_agrees(pan, meshed):  # the scene moved, not the faces: undone
+            for t in self.tracks:
+                t.filter.shift(-pan)
+            self._pan = self._pan - pan
         for t, sk, pts in zip(self.tracks, skip, meshed):
             if t.has_mesh and pts is None and not sk:
                 t.misses += 1  # lost by its mesh: coasting until the detector finds it again
@@ -274,9 +287,10 @@ class FaceAnalyzer:
             self.tracks.append(t)
             self.measured.add(t.id)
             if d in self._prior_of:
-                self.priors[t.id] = gap, before = self._prior_of[d]
-                if isinstance(t.filter, BoxPath):  # it moves on as it came: the next run finds it near
-                    t.filter.set_velocity((regions[d] - before).reshape(2, 2) / max(gap, 1))
+                gap, before, moved = self._prior_of[d]
+                self.priors[t.id] = gap, before
+                if isinstance(t.filter, BoxPath):  # it moves on as it came (the camera's motion left out)
+                    t.filter.set_velocity((regions[d] - moved).reshape(2, 2) / max(gap, 1))
 
         self._dedupe()
         h, w = rgb.shape[:2]
@@ -291,12 +305,12 @@ class FaceAnalyzer:
         """Weak detections (CONFIRM_RATIO x the threshold or more) near a candidate: a weak detection of the
         last detector interval. This run's other weak detections become candidates; a half-resolution run
         keeps the older candidates too (it does not see the small faces). ``_prior_of`` maps each confirmed
-        detection to (frames ago, candidate region)."""
+        detection to (frames ago, candidate region, that region moved with the camera since)."""
         s = self.settings
         weak = [d for d in range(len(regions)) if d not in matched
                 and s.threshold * CONFIRM_RATIO <= scores[d] < s.threshold]
-        self._prior_of: dict[int, tuple[int, np.ndarray]] = {}
-        recent = [(f, b) for f, b in self._candidates if self._frame - f <= s.detect_every]
+        self._prior_of: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        recent = [(f, b, p) for f, b, p in self._candidates if self._frame - f <= s.detect_every]
         used: set[int] = set()
         if weak and recent:
             # a face moves at most MAX_BOX_SPEED x its size or MIN_REACH_PX a frame, whichever is more (a
@@ -304,15 +318,17 @@ class FaceAnalyzer:
             # own age and size: on the street clip a reach set by the oldest candidate (6 sizes) paired two
             # weak detections 2.2 sizes and 4 frames apart, and the new track's backfill, extrapolated from
             # them, swept a cover across the frame
-            boxes = np.array([b for _, b in recent], np.float32)
-            gaps = np.array([self._frame - f for f, _ in recent], np.float32)
+            # where the candidates are now if they stood still in the scene (the camera may have moved)
+            boxes = np.array([b + np.tile(self._pan - p, 2) for _, b, p in recent], np.float32)
+            gaps = np.array([self._frame - f for f, _, _ in recent], np.float32)
             sizes = np.maximum(boxes[:, 2:] - boxes[:, :2], 1).max(1)
             reach = np.maximum(2.5, gaps * np.maximum(MAX_BOX_SPEED, MIN_REACH_PX / sizes) / 0.75)[:, None]
             for c, w in greedy_match(association(boxes, regions[weak], reach), min_score=0.2):
-                self._prior_of[weak[w]] = (self._frame - recent[c][0], recent[c][1].copy())
+                self._prior_of[weak[w]] = (self._frame - recent[c][0], recent[c][1].copy(), boxes[c].copy())
                 used.add(c)
         kept = [x for c, x in enumerate(recent) if c not in used] if run == "half" else []
-        self._candidates = kept + [(self._frame, regions[d].copy()) for d in weak if d not in self._prior_of]
+        self._candidates = kept + [(self._frame, regions[d].copy(), self._pan.copy()) for d in weak
+                                   if d not in self._prior_of]
         return list(self._prior_of)
 
     def _ghost(self, t: Track) -> Track:
@@ -352,6 +368,20 @@ class FaceAnalyzer:
         _, size = _box_center_size(t.box())
         speed = float(np.abs(velocity).max())
         return speed < STEADY_SPEED * size
+
+    def _camera_agrees(self, pan: np.ndarray, meshed: list[np.ndarray | None]) -> bool:
+        """Whether the faces measured by their mesh on this frame moved with the camera's ``pan`` (2,) rather
+        than stayed where they were: most of them lie nearer their last place moved by ``pan`` than unmoved
+        (true when no face was measured). A background that drifts behind still faces (a passing train, a
+        video wall, a gradient) reads as a pan; the faces' own meshes say otherwise."""
+        votes = []
+        for t, pts in zip(self.tracks, meshed):
+            if pts is None or not t.has_mesh:
+                continue
+            last = getattr(t.filter, "z", t.points).reshape(-1, 2).mean(0)  # its last measurement, moved
+            moved = pts.reshape(-1, 2).mean(0) - last
+            votes.append(float(np.linalg.norm(moved + pan) - np.linalg.norm(moved)))
+        return not votes or float(np.median(votes)) > 0.0
 
     def _mesh_track(self, rgb: np.ndarray, t: Track) -> np.ndarray | None:
         """Landmarks of a mesh track on its predicted crop, or None (lost, or a track without mesh)."""

@@ -62,6 +62,10 @@ class AdaptivePoints:
         self.x = self.x + self.v
         return self.points
 
+    def shift(self, d: np.ndarray) -> None:
+        """Move the whole state by ``d`` (2,) px: the camera moved (the velocity stays the face's own)."""
+        self.x, self.base, self.z = self.x + d, self.base + d, self.z + d
+
     def update(self, points: np.ndarray) -> np.ndarray:
         """Smooth the measured ``points`` against the last smoothed place (not against the prediction: a
         predicted step overshoots when the motion turns)."""
@@ -85,6 +89,9 @@ class NoFilter:
 
     def predict(self, damping: float = 1.0) -> np.ndarray:
         return self.points
+
+    def shift(self, d: np.ndarray) -> None:
+        self.points = self.points + d
 
     def update(self, points: np.ndarray) -> np.ndarray:
         self.points = points.copy()
@@ -180,7 +187,8 @@ class BoxPath:
     x the box size per frame, for ``horizon`` frames at most; after that the box holds. The size is the last
     measured one (a box never shrinks or flips on its way). No smoothed velocity: with measurements only every
     few frames and neighbours close by, a filter's velocity drifts boxes onto bodies. (``Lookahead``
-    replaces these predictions by the measured path.) Points are the box corners, (2, 2).
+    replaces these predictions by the measured path.) Points are the box corners, (2, 2). The camera's motion
+    (``shift``) is added on top, and the velocity is the face's own, the camera's left out.
     """
 
     def __init__(self, points: np.ndarray, max_speed: float = MAX_BOX_SPEED, horizon: int = 8, **_: float):
@@ -188,6 +196,7 @@ class BoxPath:
         self.velocity = np.zeros(2)  # of the centre, px per frame
         self.max_speed, self.horizon = max_speed, horizon
         self.since = 0  # frames since the last measurement
+        self.camera = np.zeros(2)  # the camera's motion since the last measurement
         self.points = self.last.copy()
 
     def _bounded(self, velocity: np.ndarray) -> np.ndarray:
@@ -196,8 +205,13 @@ class BoxPath:
 
     def predict(self, damping: float = 1.0) -> np.ndarray:
         self.since += 1
-        self.points = self.last + self.velocity * min(self.since, self.horizon)
+        self.points = self.last + self.camera + self.velocity * min(self.since, self.horizon)
         return self.points
+
+    def shift(self, d: np.ndarray) -> None:
+        """The camera moved by ``d`` (2,) px since the last frame."""
+        self.camera = self.camera + d
+        self.points = self.points + d
 
     def set_velocity(self, velocity: np.ndarray) -> None:
         """Start from a velocity measured elsewhere (an earlier sighting: per corner or of the centre)."""
@@ -205,8 +219,8 @@ class BoxPath:
 
     def update(self, points: np.ndarray) -> np.ndarray:
         points = points.astype(np.float64).reshape(2, 2)
-        v = (points.mean(0) - self.last.mean(0)) / max(self.since, 1)
-        self.last, self.since = points.copy(), 0
+        v = (points.mean(0) - self.last.mean(0) - self.camera) / max(self.since, 1)
+        self.last, self.since, self.camera = points.copy(), 0, np.zeros(2)
         self.velocity = self._bounded(v)
         self.points = points.copy()
         return self.points
