@@ -209,7 +209,7 @@ class FaceAnalyzer:
         self.measured = set()
         self.jumped = set()
         self.priors = {}
-        skip = [self._may_skip_mesh(t) for t in self.tracks]
+        skip = [self._may_skip_mesh(t, pan) for t in self.tracks]
         meshed = [None if sk else self._mesh_track(rgb, t) for t, sk in zip(self.tracks, skip)]
         if pan.any() and not self._camera_agrees(pan, meshed):  # the scene moved, not the faces: undone
             for t in self.tracks:
@@ -357,8 +357,9 @@ class FaceAnalyzer:
             return None
         return self._estimate(self.mesh, rgb, center, 2.0 * size)
 
-    def _may_skip_mesh(self, t: Track) -> bool:
-        """A face meshed on the last frame, moving slowly, on its off-frame of ``mesh_every``."""
+    def _may_skip_mesh(self, t: Track, pan: np.ndarray) -> bool:
+        """A face meshed on the last frame, moving slowly in the frame (its own motion plus the camera's
+        ``pan``), on its off-frame of ``mesh_every``."""
         k = self.settings.mesh_every
         if k <= 1 or not t.has_mesh or t.misses or t.age < 3 or (self._frame + t.id) % k == 0:
             return False
@@ -366,7 +367,7 @@ class FaceAnalyzer:
         if velocity is None:
             return False
         _, size = _box_center_size(t.box())
-        speed = float(np.abs(velocity).max())
+        speed = float(np.abs(velocity + pan).max())
         return speed < STEADY_SPEED * size
 
     def _camera_agrees(self, pan: np.ndarray, meshed: list[np.ndarray | None]) -> bool:
