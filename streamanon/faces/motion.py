@@ -12,6 +12,8 @@ head or body covers a few blocks, a pan moves them all.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -28,7 +30,7 @@ def block_shifts(previous: np.ndarray, current: np.ndarray, grid: tuple[int, int
     size, cut into ``grid`` blocks), by phase correlation."""
     h, w = previous.shape
     bw, bh = w // grid[0], h // grid[1]
-    window = cv2.createHanningWindow((bw, bh), cv2.CV_32F)
+    window = _hanning(bw, bh)
     out = []
     for j in range(grid[1]):
         for i in range(grid[0]):
@@ -36,6 +38,11 @@ def block_shifts(previous: np.ndarray, current: np.ndarray, grid: tuple[int, int
             (dx, dy), peak = cv2.phaseCorrelate(previous[sl], current[sl], window)
             out.append((dx, dy, peak))
     return np.array(out, np.float64)
+
+
+@lru_cache(maxsize=4)
+def _hanning(width: int, height: int) -> np.ndarray:
+    return cv2.createHanningWindow((width, height), cv2.CV_32F)
 
 
 def consensus(shifts: np.ndarray, agree: float = AGREE, tolerance: float = TOLERANCE) -> np.ndarray | None:
