@@ -87,7 +87,7 @@ class GenerateSettings:
     expression_weight: how much of the identity change reaches the lips, eyes and brows (0 keeps their
     exact shape, 1 swaps their identity part too; default 0.4 for the mesh, 0.5 for the networks, each
     measured: docs/results.md). seed: the synthetic identities drawn per track.
-    relight, colour, grain, temporal, refine, hair, drawn_mouth: the mesh variant's stages (off: ablations;
+    relight, colour, relief, grain, temporal, refine, hair, drawn_mouth: the mesh variant's stages (off: ablations;
     refine is the refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front
     of the face: more realistic, easier to re-identify; drawn_mouth draws the mouth's interior instead of moving
     the original's teeth into the new opening)."""
@@ -99,6 +99,7 @@ class GenerateSettings:
     backend: str = "onnxruntime"
     relight: bool = True
     colour: bool = True
+    relief: bool = True
     grain: bool = True
     temporal: bool = True
     refine: bool = True
@@ -117,7 +118,7 @@ class GenerateSettings:
         self.photometric()  # checks the stage switches
 
     def photometric(self) -> PhotometricSettings:
-        return PhotometricSettings(relight=self.relight, colour=self.colour, grain=self.grain,
+        return PhotometricSettings(relight=self.relight, colour=self.colour, relief=self.relief, grain=self.grain,
                                    temporal=self.temporal, refine=self.refine, hair=self.hair,
                                    drawn_mouth=self.drawn_mouth)
 

@@ -299,10 +299,13 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     again = rgb.copy()
     FaceGenerator(GenerateSettings(hair=True)).apply(again, faces)
     assert np.array_equal(again, out)  # same seed and track: the same face of nobody
+    smooth = rgb.copy()
+    FaceGenerator(GenerateSettings(hair=True, relief=False)).apply(smooth, faces)
+    assert not np.array_equal(smooth, out)  # --no-relief: no shaded hollows
 
 
 @needs_texture
-@pytest.mark.parametrize("stage", ["measure", "render", "colour", "upscale", "features", "grain", "compose",
+@pytest.mark.parametrize("stage", ["measure", "render", "colour", "relief", "upscale", "features", "grain", "compose",
                                    "refine", "hair"])
 def test_a_failing_stage_blurs_the_face_and_counts_a_fallback(frame_and_faces, monkeypatch, stage):
     rgb, faces = frame_and_faces
@@ -347,16 +350,17 @@ def test_cli_flags_reach_the_settings():
     from streamanon.cli import _options, build_parser
 
     args = build_parser().parse_args(["in.mp4", "out.mp4", "--no-relight", "--no-colour", "--no-temporal",
-                                      "--no-grain", "--no-refine"])
+                                      "--no-grain", "--no-refine", "--no-relief"])
     g = _options(args).generate
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
+    assert not g.relief and not g.photometric().relief
     assert g.hair is False and g.photometric().hair is False  # opt-in
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--keep-hair"])).generate.photometric().hair
     assert not g.photometric().drawn_mouth  # the original's teeth, moved
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--drawn-mouth"])).generate.photometric() \
         .drawn_mouth
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
-    assert (g.variant, g.relight, g.colour, g.temporal, g.grain) == ("mesh", True, True, True, True)
+    assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, True)
 
 
 def test_push_pull_fills_holes_and_the_edge_offset_meets_the_frame_around_the_cover():
@@ -1067,3 +1071,40 @@ def test_the_lash_line_follows_how_dark_the_originals_lid_line_is(model3d):
     # a soft original's: lighter, and nearer the original's reading (the top of the eye opening, in the band
     # too, keeps the drawn reading above about 0.5)
     assert faint < full - 0.15 and abs(faint - soft) < abs(full - soft)
+
+
+def test_the_model_faces_hollows_are_its_eye_sockets_and_mouth_corners_not_its_nose_or_forehead(model3d):
+    from streamanon.photometric.relight import cavity
+
+    depth = cavity(model3d, U.vertex_normals(model3d, U.default_layout().tris))
+    sockets, corners = depth[[133, 362]], depth[[61, 291]]  # inner eye corners, mouth corners
+    bumps = depth[[1, 4, 10, 151]]  # nose tip, its ridge, forehead
+    assert sockets.min() > 5 * bumps.max() and corners.min() > 3 * bumps.max()
+    assert (depth >= 0).all()
+
+
+def test_relief_shades_the_eye_sockets_and_keeps_the_skins_brightness_and_the_lights_direction(model3d):
+    """Ambient occlusion on the new face: its hollows darker, its skin as bright and its light as before."""
+    from streamanon.photometric.relight import cavity
+
+    pts = face_points(model3d)
+    light = np.r_[1 / 0.282095, 0.35, -0.5, 0.9, np.zeros(5)]
+    albedo = np.full((64, 64, 3), 1.0, np.float32)
+    hollows = cavity(model3d, U.vertex_normals(model3d, U.default_layout().tris))
+    rgb = np.full((500, 500, 3), 90, np.uint8)
+    p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0), 64))
+    p.sh = light
+    S.render(p, np.array([0.5, 0.35, 0.3], np.float32), hollows=hollows)
+    flat = p.render.copy()
+    S.relief(p)
+    grey = lambda img: srgb_to_linear(img * 255.0) @ np.array([0.2126, 0.7152, 0.0722])  # noqa: E731
+    x0, y0 = p.roi[:2]
+    socket = tuple(np.round(pts[133, ::-1] - (y0, x0)).astype(int))
+    assert grey(p.render)[socket] < 0.85 * grey(flat)[socket]
+    assert grey(p.render)[p.skin].mean() == pytest.approx(grey(flat)[p.skin].mean(), rel=0.01)
+    rgb[y0:y0 + p.render.shape[0], x0:x0 + p.render.shape[1]][p.covered] = \
+        (p.render[p.covered] * 255).round().astype(np.uint8)
+    q = S.make_patch(rgb, pts, pts, model3d, 1, albedo, p.noise)
+    S.measure(q, S.PhotometricSettings(light_side=400))
+    u, v = light_direction(light), light_direction(q.sh)
+    assert np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v))) < 5.0

@@ -80,3 +80,18 @@ def plausible_light(coeffs: np.ndarray, contrast: float = LIGHT_CONTRAST) -> np.
     c[0] = ambient / 0.282095
     c[[3, 1, 2]] = direction / strength * contrast * ambient / 0.488603
     return c
+
+
+def cavity(model: np.ndarray, normals: np.ndarray, radius: float = 0.08) -> np.ndarray:
+    """(N,) how deep each vertex of a (N, 3) face model (z larger = farther) lies under the surface around it
+    (Gaussian weights of ``radius`` x the face's width), along its unit normal (N, 3), in face widths; 0 where
+    it is convex. Eye sockets, the folds round the nose wings and the mouth corners are the deepest: the places
+    that see less of the light around them (ambient occlusion)."""
+    width = float(np.ptp(model[:, 0]))
+    d = model[None, :, :] - model[:, None, :]  # (i, j, 3): P_j - P_i
+    w = np.exp(-0.5 * np.square(np.linalg.norm(d, axis=2) / (radius * width)))
+    np.fill_diagonal(w, 0.0)
+    rise = np.einsum("ijk,ik->ij", d, normals)  # how far each neighbour stands out along the vertex's normal
+    depth = (w * rise).sum(1) / np.maximum(w.sum(1), 1e-9) / max(width, 1e-9)
+    smooth = (w @ np.maximum(depth, 0.0) + np.maximum(depth, 0.0)) / (w.sum(1) + 1.0)  # one pass over neighbours
+    return smooth

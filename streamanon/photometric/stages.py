@@ -2,7 +2,8 @@
 
     measure (the original's SH lighting, skin and lip colour, detail level) -> temporal (per-track smoothing)
     -> render (the track's albedo on the NEW geometry's normals under that lighting, at the face's own
-    resolution) -> colour (CIELAB mean and spread of the skin) -> grain
+    resolution) -> colour (CIELAB mean and spread of the skin) -> relief (the model face's hollows darkened:
+    ambient occlusion) -> grain
     -> compose (cover region, feathered Laplacian-pyramid blend into the frame)
     -> refine (the refinement generator's correction, computed on a 96 px aligned crop, its low frequencies
     smoothed per track, upsampled and added inside the cover) -> hair (opt-in: the original's fringe and strands
@@ -53,7 +54,7 @@ from .features import (
 from .grain import grain_amount, laplacian_at, robust_variance, skin_pixels, texture_levels
 from .hair import hair_mask, keep_hair
 from .refine import add_correction, refine_input
-from .relight import FLAT, fit_lighting, plausible_light, shading, soft_floor
+from .relight import FLAT, cavity, fit_lighting, plausible_light, shading, soft_floor
 from .resample import shrink
 from .sh import LUMA, linear_to_srgb_fast, srgb_to_linear
 from .temporal import TemporalStore, TrackState
@@ -68,6 +69,10 @@ SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrap
 # turned new face fell to near black under it
 WARM = np.array([0.85, 1.0, 1.12], np.float32)  # shading exponent per channel (warm_shading)
 SHADE_FLOOR = 0.35
+# ambient occlusion: the shading of a pixel is multiplied by exp(-HOLLOWS x its depth under the surface around it,
+# in face widths: relight.cavity). The first-order light alone left the eye sockets, the folds round the nose and
+# the mouth corners as bright as the cheeks: a flat face, a formless nose
+HOLLOWS = 25.0
 # the skin colour's core region (skin_core): inset (u, v) in texture coordinates from the lids, mouth corners
 # and face sides, and the fewest of its pixels that give the median and spread (fewer: all skin pixels do)
 CORE_INSET, MIN_CORE = (0.1, 0.03), 30
@@ -92,7 +97,7 @@ CRISP = (0.7, 0.006, 3.0)  # unsharp mask of the render: amount, blur as a share
 #                           (upscale - 1) at which the full amount is reached
 FEATURE_SOFTNESS = (0.5, 0.002, 400.0)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size (at most
 #                                        the third): hairs and lashes stay single on a large face
-STAGES = ("geometry", "measure", "temporal", "render", "colour", "upscale", "features", "grain", "compose",
+STAGES = ("geometry", "measure", "temporal", "render", "colour", "relief", "upscale", "features", "grain", "compose",
           "refine", "hair")
 CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
 # share of the refinement's correction that is applied. Trained to turn a render into the person's own photo, it
@@ -108,9 +113,10 @@ RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
 
 @dataclass
 class PhotometricSettings:
-    """Switches of the stages (ablations) and their sizes. ``refine``: the refinement generator
-    (engines/refiner.onnx). ``light_side``: face size in pixels at which the
-    original's lighting and colour are measured. ``render_side``: largest face size at which the albedo is
+    """Switches of the stages (ablations) and their sizes. ``relief``: ambient occlusion in the new face's
+    hollows (``relief``). ``refine``: the refinement generator (engines/refiner.onnx). ``light_side``: face size
+    in pixels at which the original's lighting and colour are measured. ``render_side``: largest face size at
+    which the albedo is
     shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
     temporal weight of the newest frame. ``measure_every``: a track's original is measured on every k-th
     frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
@@ -118,6 +124,7 @@ class PhotometricSettings:
 
     relight: bool = True
     colour: bool = True
+    relief: bool = True
     grain: bool = True
     temporal: bool = True
     refine: bool = True
@@ -168,6 +175,7 @@ class FacePatch:
     skin: np.ndarray | None = None  # (H, W) bool: rendered skin pixels
     render: np.ndarray | None = None  # (H, W, 3) float RGB in [0, 1]
     upscaled: float = 1.0  # how much ``upscale`` enlarged the render
+    relief: np.ndarray | None = None  # (H, W) float32 at render size: the hollows' log shading factor (``relief``)
     output: np.ndarray | None = None  # (H, W, 3) uint8
 
 
@@ -392,24 +400,33 @@ def _scaled(points: np.ndarray, f: float) -> np.ndarray:
     return points * f  # x, y and depth alike: the normals stay as they are
 
 
-def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30) -> None:
+def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30, hollows: np.ndarray | None = None) -> None:
     """The albedo on the new geometry, shaded by its own normals under the patch's SH lighting; the mouth
     opening (inner lip contour) as the lips darkened to MOUTH_EDGE. Computed with the face at most ``side`` px (the
-    texture holds no finer detail; ``upscale`` brings it to the face's own resolution)."""
+    texture holds no finer detail; ``upscale`` brings it to the face's own resolution). With ``hollows`` (478,)
+    (relight.cavity of the model face) and a light that is not uniform, ``p.relief`` gets the shading of the
+    hollows, for ``relief``."""
     layout = U.default_layout()
     h, w = p.original.shape[:2]
     f = min(1.0, side / max(p.size, 1.0))
     hs, ws = max(1, round(h * f)), max(1, round(w * f))
     target = _scaled(p.target, f)
     raster, normals = _raster(target, (hs, ws))
-    both = raster.interpolate(np.concatenate([layout.uv, normals], 1).astype(np.float32), layout.tris)
+    extra = [layout.uv, normals] + ([] if hollows is None else [hollows[:, None]])
+    both = raster.interpolate(np.concatenate(extra, 1).astype(np.float32), layout.tris)
     albedo = U.sample(p.albedo, both[:, :2])
-    pixel_normals = both[:, 2:] / np.maximum(np.linalg.norm(both[:, 2:], axis=1, keepdims=True), 1e-9)
+    pixel_normals = both[:, 2:5] / np.maximum(np.linalg.norm(both[:, 2:5], axis=1, keepdims=True), 1e-9)
     shade = shading(pixel_normals, p.sh)
     face = albedo.reshape(-1, 3) * tone
-    if not np.array_equal(p.sh, FLAT):
+    lit = not np.array_equal(p.sh, FLAT)
+    if lit:
         shade *= light_correction(face * shade[:, None], pixel_normals, layout.skin[raster.tri], p.sh)
     face *= warm_shading(soft_floor(despeckle(shade, raster.pixels, (hs, ws)), SHADE_FLOOR))
+    p.relief = None
+    if lit and hollows is not None:  # applied after the colour stage (``relief``)
+        log = np.zeros(hs * ws, np.float32)
+        log[raster.pixels] = occlusion(both[:, 5], pixel_normals, layout.skin[raster.tri])
+        p.relief = log.reshape(hs, ws)
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
     covered = raster.mask()
@@ -488,6 +505,29 @@ def fill_rim(render: np.ndarray, covered: np.ndarray, rim: int) -> np.ndarray:
     spread = cv2.GaussianBlur(render * m[..., None], (0, 0), 1.5) / \
         np.maximum(cv2.GaussianBlur(m, (0, 0), 1.5), 1e-4)[..., None]
     return np.where(inner[..., None], render, spread)
+
+
+def occlusion(hollows: np.ndarray, normals: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(K,) log shading factors of pixels ``hollows`` deep (relight.cavity, interpolated) with unit ``normals``
+    (K, 3): -HOLLOWS x the depth, less its least-squares fit over the ``skin`` pixels (K,) bool by a constant and
+    first order in the normal (so they average 0 over the skin). The hollows face up and inwards: darkened as they
+    are, a first-order lighting fit read a light 10 deg off on a side-lit face; without that part, a fit of the face
+    reads the light it had."""
+    log = -HOLLOWS * hollows.astype(np.float64)
+    basis = np.c_[np.ones(len(normals)), normals].astype(np.float64)
+    if skin.sum() >= 20:
+        beta, *_ = np.linalg.lstsq(basis[skin], log[skin], rcond=None)
+        log -= basis @ beta
+    return log.astype(np.float32)
+
+
+def relief(p: FacePatch) -> None:
+    """The render's hollows darkened (``p.relief``, the log shading factors from ``render``), after the colour
+    stage: its log factors average 0 over the skin, so the skin keeps the brightness that stage matched to the
+    original's and the rest of the face rises a little as the hollows darken. Applied to the sRGB render as the
+    factor's 1/2.2 power (a gamma of 2.2 for the sRGB curve), warmer in the shadow (``warm_shading``)."""
+    if p.relief is not None:
+        p.render = np.clip(p.render * np.exp(p.relief[..., None] * (WARM / 2.2)), 0.0, 1.0)
 
 
 def upscale(p: FacePatch) -> None:
@@ -761,6 +801,7 @@ class FaceRenderer:
         self.settings = settings
         self.refiner = refiner
         self.model = model  # (478, 3) model face for lifting landmarks to 3-D
+        self.hollows = cavity(model, U.vertex_normals(model, U.default_layout().tris))  # (478,) per vertex
         self.tone = np.asarray(tone, np.float32)
         alpha = settings.alpha if settings.temporal else 1.0
         self.store = TemporalStore(alpha=alpha)  # measurements: used by ``prepare``
@@ -817,9 +858,10 @@ class FaceRenderer:
             self._timed("measure", measure, p, s)
             self._timed("temporal", smooth, p, self.store)
             self.measured[track_id] = self.frame
-        self._timed("render", render, p, self.tone, s.render_side)
+        self._timed("render", render, p, self.tone, s.render_side, self.hollows if s.relief else None)
         if s.colour:
             self._timed("colour", colour, p)
+        self._timed("relief", relief, p)
         self._timed("upscale", upscale, p)
         return p
 
