@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flat light instead of the original's SH lighting on the new face (default: relit)")
     g.add_argument("--no-colour", action="store_true",
                    help="no skin colour transfer (CIELAB mean and spread) from the original (default: on)")
-    g.add_argument("--no-relief", action="store_true",
-                   help="no ambient occlusion in the new face's hollows (eye sockets, nose folds; default: on)")
+    g.add_argument("--relief", action="store_true",
+                   help="ambient occlusion in the new face's hollows (eye sockets, nose folds): a less flat face, "
+                        "but a little easier to re-identify (docs/results.md; default: off)")
     g.add_argument("--no-grain", action="store_true", help="no grain matched to the original's detail (default: on)")
     g.add_argument("--no-temporal", action="store_true",
                    help="no per-track smoothing of lighting, colour and grain (default: on)")
@@ -128,7 +129,7 @@ def _options(args: argparse.Namespace):
     return Options(
         cover=CoverSettings(method=args.method, mask_scale=args.mask_scale),
         generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
-                                  colour=not args.no_colour, relief=not args.no_relief, grain=not args.no_grain,
+                                  colour=not args.no_colour, relief=args.relief, grain=not args.no_grain,
                                   temporal=not args.no_temporal, refine=not args.no_refine,
                                   hair=args.keep_hair, drawn_mouth=args.drawn_mouth),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,

@@ -299,9 +299,9 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     again = rgb.copy()
     FaceGenerator(GenerateSettings(hair=True)).apply(again, faces)
     assert np.array_equal(again, out)  # same seed and track: the same face of nobody
-    smooth = rgb.copy()
-    FaceGenerator(GenerateSettings(hair=True, relief=False)).apply(smooth, faces)
-    assert not np.array_equal(smooth, out)  # --no-relief: no shaded hollows
+    shaded = rgb.copy()
+    FaceGenerator(GenerateSettings(hair=True, relief=True)).apply(shaded, faces)
+    assert not np.array_equal(shaded, out)  # --relief: the hollows shaded
 
 
 @needs_texture
@@ -350,17 +350,17 @@ def test_cli_flags_reach_the_settings():
     from streamanon.cli import _options, build_parser
 
     args = build_parser().parse_args(["in.mp4", "out.mp4", "--no-relight", "--no-colour", "--no-temporal",
-                                      "--no-grain", "--no-refine", "--no-relief"])
+                                      "--no-grain", "--no-refine", "--relief"])
     g = _options(args).generate
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
-    assert not g.relief and not g.photometric().relief
+    assert g.relief and g.photometric().relief  # opt-in
     assert g.hair is False and g.photometric().hair is False  # opt-in
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--keep-hair"])).generate.photometric().hair
     assert not g.photometric().drawn_mouth  # the original's teeth, moved
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--drawn-mouth"])).generate.photometric() \
         .drawn_mouth
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
-    assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, True)
+    assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, False)
 
 
 def test_push_pull_fills_holes_and_the_edge_offset_meets_the_frame_around_the_cover():
@@ -1085,12 +1085,10 @@ def test_the_model_faces_hollows_are_its_eye_sockets_and_mouth_corners_not_its_n
 
 def test_relief_shades_the_eye_sockets_and_keeps_the_skins_brightness_and_the_lights_direction(model3d):
     """Ambient occlusion on the new face: its hollows darker, its skin as bright and its light as before."""
-    from streamanon.photometric.relight import cavity
-
     pts = face_points(model3d)
     light = np.r_[1 / 0.282095, 0.35, -0.5, 0.9, np.zeros(5)]
     albedo = np.full((64, 64, 3), 1.0, np.float32)
-    hollows = cavity(model3d, U.vertex_normals(model3d, U.default_layout().tris))
+    hollows = S.occlusion(model3d)
     rgb = np.full((500, 500, 3), 90, np.uint8)
     p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0), 64))
     p.sh = light

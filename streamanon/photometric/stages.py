@@ -69,9 +69,10 @@ SH_ORDER = 1  # the light is rendered as ambient + one direction (order 2 extrap
 # turned new face fell to near black under it
 WARM = np.array([0.85, 1.0, 1.12], np.float32)  # shading exponent per channel (warm_shading)
 SHADE_FLOOR = 0.35
-# ambient occlusion: the shading of a pixel is multiplied by exp(-HOLLOWS x its depth under the surface around it,
-# in face widths: relight.cavity). The first-order light alone left the eye sockets, the folds round the nose and
-# the mouth corners as bright as the cheeks: a flat face, a formless nose
+# ambient occlusion (opt-in, ``relief``): the shading of a pixel is multiplied by exp(-HOLLOWS x its depth under
+# the surface around it, in face widths: relight.cavity). The first-order light alone leaves the eye sockets, the
+# folds round the nose and the mouth corners as bright as the cheeks: a flat face, a formless nose. Off by default:
+# rank-1 on the 68 CelebA-HQ faces, seeds 0-2, rose from 9 of 204 to 13 at 25 and 11 at 15 (our bound: 5%)
 HOLLOWS = 25.0
 # the skin colour's core region (skin_core): inset (u, v) in texture coordinates from the lids, mouth corners
 # and face sides, and the fewest of its pixels that give the median and spread (fewer: all skin pixels do)
@@ -113,8 +114,8 @@ RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
 
 @dataclass
 class PhotometricSettings:
-    """Switches of the stages (ablations) and their sizes. ``relief``: ambient occlusion in the new face's
-    hollows (``relief``). ``refine``: the refinement generator (engines/refiner.onnx). ``light_side``: face size
+    """Switches of the stages (ablations) and their sizes. ``relief`` (opt-in): ambient occlusion in the new
+    face's hollows (``relief``). ``refine``: the refinement generator (engines/refiner.onnx). ``light_side``: face size
     in pixels at which the original's lighting and colour are measured. ``render_side``: largest face size at
     which the albedo is
     shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
@@ -124,7 +125,7 @@ class PhotometricSettings:
 
     relight: bool = True
     colour: bool = True
-    relief: bool = True
+    relief: bool = False
     grain: bool = True
     temporal: bool = True
     refine: bool = True
@@ -404,8 +405,8 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30, hollows: np.ndar
     """The albedo on the new geometry, shaded by its own normals under the patch's SH lighting; the mouth
     opening (inner lip contour) as the lips darkened to MOUTH_EDGE. Computed with the face at most ``side`` px (the
     texture holds no finer detail; ``upscale`` brings it to the face's own resolution). With ``hollows`` (478,)
-    (relight.cavity of the model face) and a light that is not uniform, ``p.relief`` gets the shading of the
-    hollows, for ``relief``."""
+    (``occlusion`` of the model face) and a light that is not uniform, ``p.relief`` gets their log shading
+    factors per pixel, for ``relief``."""
     layout = U.default_layout()
     h, w = p.original.shape[:2]
     f = min(1.0, side / max(p.size, 1.0))
@@ -425,7 +426,7 @@ def render(p: FacePatch, tone: np.ndarray, side: int = 1 << 30, hollows: np.ndar
     p.relief = None
     if lit and hollows is not None:  # applied after the colour stage (``relief``)
         log = np.zeros(hs * ws, np.float32)
-        log[raster.pixels] = occlusion(both[:, 5], pixel_normals, layout.skin[raster.tri])
+        log[raster.pixels] = both[:, 5]
         p.relief = log.reshape(hs, ws)
     lin = np.zeros((hs * ws, 3), np.float32)
     lin[raster.pixels] = face
@@ -507,18 +508,25 @@ def fill_rim(render: np.ndarray, covered: np.ndarray, rim: int) -> np.ndarray:
     return np.where(inner[..., None], render, spread)
 
 
-def occlusion(hollows: np.ndarray, normals: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """(K,) log shading factors of pixels ``hollows`` deep (relight.cavity, interpolated) with unit ``normals``
-    (K, 3): -HOLLOWS x the depth, less its least-squares fit over the ``skin`` pixels (K,) bool by a constant and
-    first order in the normal (so they average 0 over the skin). The hollows face up and inwards: darkened as they
-    are, a first-order lighting fit read a light 10 deg off on a side-lit face; without that part, a fit of the face
-    reads the light it had."""
-    log = -HOLLOWS * hollows.astype(np.float64)
-    basis = np.c_[np.ones(len(normals)), normals].astype(np.float64)
-    if skin.sum() >= 20:
-        beta, *_ = np.linalg.lstsq(basis[skin], log[skin], rcond=None)
-        log -= basis @ beta
-    return log.astype(np.float32)
+def occlusion(model: np.ndarray) -> np.ndarray:
+    """(478,) log shading factors of the hollows of the (478, 3) model face, per vertex: -HOLLOWS x its depth
+    under the surface around it (relight.cavity), less their least-squares fit by a constant and first order in
+    the vertex normal over the skin (each vertex weighted by the area of its skin triangles), so that they average
+    0 over the skin. The hollows face up and inwards: darkened as they are, a first-order lighting fit read a light
+    10 deg off on a side-lit face; without that part, a fit of the face reads the light it had. A first-order
+    function of the normals stays one as the head turns: this holds in every pose."""
+    layout = U.default_layout()
+    normals = U.vertex_normals(model, layout.tris)
+    log = -HOLLOWS * cavity(model, normals)
+    tris = layout.tris[layout.skin]
+    a, b, c = model[tris[:, 0], :2], model[tris[:, 1], :2], model[tris[:, 2], :2]
+    area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    weight = np.zeros(len(model))
+    for k in range(3):
+        np.add.at(weight, tris[:, k], area / 3)
+    basis = np.c_[np.ones(len(model)), normals] * np.sqrt(weight)[:, None]
+    beta, *_ = np.linalg.lstsq(basis, log * np.sqrt(weight), rcond=None)
+    return (log - np.c_[np.ones(len(model)), normals] @ beta).astype(np.float32)
 
 
 def relief(p: FacePatch) -> None:
@@ -801,7 +809,7 @@ class FaceRenderer:
         self.settings = settings
         self.refiner = refiner
         self.model = model  # (478, 3) model face for lifting landmarks to 3-D
-        self.hollows = cavity(model, U.vertex_normals(model, U.default_layout().tris))  # (478,) per vertex
+        self.hollows = occlusion(model) if settings.relief else None  # (478,) log shading per vertex (``relief``)
         self.tone = np.asarray(tone, np.float32)
         alpha = settings.alpha if settings.temporal else 1.0
         self.store = TemporalStore(alpha=alpha)  # measurements: used by ``prepare``
@@ -858,7 +866,7 @@ class FaceRenderer:
             self._timed("measure", measure, p, s)
             self._timed("temporal", smooth, p, self.store)
             self.measured[track_id] = self.frame
-        self._timed("render", render, p, self.tone, s.render_side, self.hollows if s.relief else None)
+        self._timed("render", render, p, self.tone, s.render_side, self.hollows)
         if s.colour:
             self._timed("colour", colour, p)
         self._timed("relief", relief, p)
