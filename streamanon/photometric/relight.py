@@ -84,9 +84,10 @@ def plausible_light(coeffs: np.ndarray, contrast: float = LIGHT_CONTRAST) -> np.
 
 def cavity(model: np.ndarray, normals: np.ndarray, radius: float = 0.08) -> np.ndarray:
     """(N,) how deep each vertex of a (N, 3) face model (z larger = farther) lies under the surface around it
-    (Gaussian weights of ``radius`` x the face's width), along its unit normal (N, 3), in face widths; 0 where
-    it is convex. Eye sockets, the folds round the nose wings and the mouth corners are the deepest: the places
-    that see less of the light around them (ambient occlusion)."""
+    (Gaussian weights of ``radius`` x the face's width), along its unit normal (N, 3), in face widths, smoothed
+    once over the same neighbours; near 0 where the face is convex. Eye sockets, the folds round the nose wings
+    and the mouth corners are the deepest: the places that see less of the light around them (ambient
+    occlusion)."""
     width = float(np.ptp(model[:, 0]))
     d = model[None, :, :] - model[:, None, :]  # (i, j, 3): P_j - P_i
     w = np.exp(-0.5 * np.square(np.linalg.norm(d, axis=2) / (radius * width)))

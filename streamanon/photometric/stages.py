@@ -115,12 +115,11 @@ RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
 @dataclass
 class PhotometricSettings:
     """Switches of the stages (ablations) and their sizes. ``relief`` (opt-in): ambient occlusion in the new
-    face's hollows (``relief``). ``refine``: the refinement generator (engines/refiner.onnx). ``light_side``: face size
-    in pixels at which the original's lighting and colour are measured. ``render_side``: largest face size at
-    which the albedo is
-    shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size). ``alpha``:
-    temporal weight of the newest frame. ``measure_every``: a track's original is measured on every k-th
-    frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
+    face's hollows (``relief``). ``refine``: the refinement generator (engines/refiner.onnx). ``light_side``: face
+    size in pixels at which the original's lighting and colour are measured. ``render_side``: largest face size
+    at which the albedo is shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size).
+    ``alpha``: temporal weight of the newest frame. ``measure_every``: a track's original is measured on every
+    k-th frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
     between (they change slowly: a face's light and skin colour)."""
 
     relight: bool = True
