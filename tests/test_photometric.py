@@ -569,6 +569,30 @@ def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read
 
 
+def test_the_new_lips_take_the_originals_lip_colour_not_twice_the_albedos_darkness(model3d):
+    from streamanon.photometric.features import draw_lips, lip_polygons
+
+    pts = face_points(model3d)
+    render = np.full((420, 420, 3), 0.6, np.float32)
+    upper, lower = lip_polygons()
+    lips = np.zeros(render.shape[:2], np.uint8)
+    for idx in (upper, lower):
+        cv2.fillPoly(lips, [np.round(pts[idx]).astype(np.int32)], 1)
+    render[lips.astype(bool)] *= 0.7  # the albedo's own lips: darker than its skin
+    p = S.make_patch(np.zeros((420, 420, 3), np.uint8), pts, pts, model3d, 1, np.ones((8, 8, 3), np.float32),
+                     np.zeros((8, 8), np.float32), margin=0.0)
+    x0, y0, x1, y1 = p.roi
+    p.render, p.skin, p.target = render[y0:y1, x0:x1].copy(), ~lips.astype(bool)[y0:y1, x0:x1], pts - (x0, y0)
+    p.lips = np.full(3, 0.8, np.float32)  # the original's lips: 0.8 of its skin
+    tint = S.lips_tint(p)
+    assert np.allclose(tint, 0.8 / 0.7, atol=0.03)
+    for factor, expected in ((tint, 0.8), (p.lips, 0.8 * 0.7)):  # the fix, and the original's factor as it was
+        out = p.render.copy()
+        draw_lips(out, p.target, factor, 300.0)
+        got = S.lip_colour(out * 255.0, p.target, out[p.skin] * 255.0)
+        assert np.allclose(got, expected, rtol=0.08)
+
+
 def test_nostrils_are_dark_below_the_nose_tip_and_hide_behind_it_when_the_head_turns(model3d):
     from streamanon.photometric.features import NOSE_TIP, NOSTRILS, draw_nose
 

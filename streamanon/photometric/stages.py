@@ -107,6 +107,7 @@ CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's pa
 # "Session of 2026-12-04, sixth")
 REFINE_STRENGTH = 0.4
 LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
+LIP_TINT = (0.35, 1.6)  # the factor ``lips_tint`` puts on the render's lips, per channel
 
 
 RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
@@ -612,7 +613,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
     draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest),
                darkness=p.brows)
-    draw_lips(p.render, p.target, p.look.lips if p.lips is None else p.lips, p.size)
+    draw_lips(p.render, p.target, p.look.lips if p.lips is None else lips_tint(p), p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
@@ -626,6 +627,18 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
         sigma = FEATURE_SOFTNESS[0] + FEATURE_SOFTNESS[1] * min(p.size, FEATURE_SOFTNESS[2])
         p.render[box] = before + cv2.GaussianBlur(p.render[box] - before, (0, 0), sigma)
     draw_catchlights(p.render, p.target, light)
+
+
+def lips_tint(p: FacePatch) -> np.ndarray:
+    """(3,) the factor that brings the render's lips (the albedo's, already darker and redder than its skin) to the
+    original's lip colour on its skin (``p.lips``): the original's factor over the render's own. Multiplied onto
+    the albedo's lips as it was, the original's factor darkened them twice: retalk_1's lips came out 13-20% darker
+    than his, a dark maroon."""
+    skin = p.render[p.skin] if p.skin is not None else np.zeros((0, 3), np.float32)
+    own = lip_colour(p.render * 255.0, p.target, skin * 255.0)
+    if own is None:
+        return p.lips
+    return np.clip(p.lips / own, *LIP_TINT).astype(np.float32)
 
 
 def crisp(p: FacePatch) -> None:
