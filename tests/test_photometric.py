@@ -584,7 +584,7 @@ def test_the_new_lips_take_the_originals_lip_colour_not_twice_the_albedos_darkne
     x0, y0, x1, y1 = p.roi
     p.render, p.skin, p.target = render[y0:y1, x0:x1].copy(), ~lips.astype(bool)[y0:y1, x0:x1], pts - (x0, y0)
     p.lips = np.full(3, 0.8, np.float32)  # the original's lips: 0.8 of its skin
-    tint = S.lips_tint(p)
+    tint = S.lips_tint(p, p.render[p.skin].mean(0))
     assert np.allclose(tint, 0.8 / 0.7, atol=0.03)
     for factor, expected in ((tint, 0.8), (p.lips, 0.8 * 0.7)):  # the fix, and the original's factor as it was
         out = p.render.copy()

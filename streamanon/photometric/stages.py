@@ -281,16 +281,23 @@ def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.nd
     """(3,) the lips' colour of an (H, W, 3) uint8 face with (478, 2+) ``points``, as a factor on the mean of
     its (K, 3) ``skin`` pixels (sRGB; the median lip pixel, clipped to LIP_RANGE), or None when the lips are
     too small to read. Three numbers, like the skin colour: no shape or texture of the lips is kept."""
+    lips = lip_median(image, points)
+    if lips is None or len(skin) < 12:
+        return None
+    ratio = lips / np.maximum(skin.astype(np.float32).mean(0), 1.0)
+    return np.clip(ratio, *LIP_RANGE).astype(np.float32)
+
+
+def lip_median(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """(3,) float32 median colour of the lips of an (H, W, 3) image with (478, 2+) ``points`` (their outline and
+    the skin around it left out), or None when fewer than 12 pixels show them."""
     upper, lower = lip_polygons()
     mask = np.zeros(image.shape[:2], np.uint8)
     for idx in (upper, lower):
         cv2.fillPoly(mask, [np.round(points[idx, :2]).astype(np.int32)], 1)
-    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))  # the lip line and the skin around it left out
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
     pixels = image[mask.astype(bool)]
-    if len(pixels) < 12 or len(skin) < 12:
-        return None
-    ratio = np.median(pixels.astype(np.float32), 0) / np.maximum(skin.astype(np.float32).mean(0), 1.0)
-    return np.clip(ratio, *LIP_RANGE).astype(np.float32)
+    return np.median(pixels.astype(np.float32), 0) if len(pixels) >= 12 else None
 
 
 # a pixel of the mouth opening shows a tooth when it is at least TEETH_GREY of the skin's grey level (an open
@@ -521,9 +528,7 @@ def occlusion(model: np.ndarray) -> np.ndarray:
     tris = layout.tris[layout.skin]
     a, b, c = model[tris[:, 0], :2], model[tris[:, 1], :2], model[tris[:, 2], :2]
     area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-    weight = np.zeros(len(model))
-    for k in range(3):
-        np.add.at(weight, tris[:, k], area / 3)
+    weight = np.bincount(tris.ravel(), np.repeat(area / 3, 3), minlength=len(model))
     basis = np.c_[np.ones(len(model)), normals] * np.sqrt(weight)[:, None]
     beta, *_ = np.linalg.lstsq(basis, log * np.sqrt(weight), rcond=None)
     return (log - np.c_[np.ones(len(model)), normals] @ beta).astype(np.float32)
@@ -613,7 +618,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
     draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest),
                darkness=p.brows)
-    draw_lips(p.render, p.target, p.look.lips if p.lips is None else lips_tint(p), p.size)
+    draw_lips(p.render, p.target, p.look.lips if p.lips is None else lips_tint(p, skin), p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)
     draw_eyes(p.render, p.target, iris_for_skin(p.look, float(p.lab.mean[0])), light, p.look.lashes,
@@ -629,15 +634,15 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
     draw_catchlights(p.render, p.target, light)
 
 
-def lips_tint(p: FacePatch) -> np.ndarray:
+def lips_tint(p: FacePatch, skin: np.ndarray) -> np.ndarray:
     """(3,) the factor that brings the render's lips (the albedo's, already darker and redder than its skin) to the
     original's lip colour on its skin (``p.lips``): the original's factor over the render's own. Multiplied onto
     the albedo's lips as it was, the original's factor darkened them twice: retalk_1's lips came out 13-20% darker
-    than his, a dark maroon."""
-    skin = p.render[p.skin] if p.skin is not None else np.zeros((0, 3), np.float32)
-    own = lip_colour(p.render * 255.0, p.target, skin * 255.0)
-    if own is None:
+    than his, a dark maroon. ``skin``: the render's (3,) mean skin colour."""
+    lips = lip_median(p.render, p.target)
+    if lips is None:
         return p.lips
+    own = np.clip(lips / np.maximum(skin, 1e-3), *LIP_RANGE)
     return np.clip(p.lips / own, *LIP_TINT).astype(np.float32)
 
 
