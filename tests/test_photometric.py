@@ -407,6 +407,10 @@ def test_brows_lips_and_teeth_are_drawn_on_the_new_geometry_and_stay_the_same_pe
     upper, lower = F.lip_polygons()
     x, y = np.round(pts[lower].mean(0)).astype(int)
     assert lips[y, x, 0] > lips[y, x, 1] + 0.05  # redder than the skin
+    edge = np.round(pts[lower][np.argmax(pts[lower, 1])]).astype(int)  # the lower lip's lowest point
+    assert lips[edge[1] - 3, edge[0]].mean() < lips[y - 2:y + 3, x].mean(0).mean() - 0.02  # rounded: darker at its edge
+    assert lips[edge[1] + 6, edge[0]].mean() < 0.69  # its shadow on the chin
+    assert lips[edge[1] + 60, edge[0]].mean() == pytest.approx(0.7)
     opened = pts.copy()
     jaw = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
     opened[jaw, 1] += 80
@@ -414,6 +418,23 @@ def test_brows_lips_and_teeth_are_drawn_on_the_new_geometry_and_stay_the_same_pe
     F.draw_mouth(mouth, opened, 600.0, 1.0)
     x, y = np.round(opened[13] + (0, 5)).astype(int)
     assert mouth[y, x - 8:x + 9].mean() > 0.6  # bright upper teeth (the central incisors and the gap between)
+
+
+def test_brows_are_single_hairs_with_skin_between_them_not_a_painted_bar(model3d):
+    from streamanon.photometric import features as F
+
+    pts = face_points(model3d, size=1000)
+    image = np.full((1120, 1120, 3), 0.7, np.float32)
+    F.draw_brows(image, pts, F.random_look(np.random.default_rng(5)).brows, np.array([0.2, 0.15, 0.1], np.float32))
+    region = np.zeros(image.shape[:2], np.uint8)
+    for upper, lower in F.brow_indices():
+        cv2.fillPoly(region, [np.round(pts[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
+    dark = 1.0 - image.mean(2) / 0.7
+    inside = region.astype(bool)
+    assert 0.3 < dark[inside].mean() < 0.5  # as dark as brows are
+    fine = (dark - cv2.GaussianBlur(dark, (0, 0), 1.5))[inside]
+    assert fine.std() > 0.09  # hairs a pixel or two wide; the solid bar drawn before: 0.073
+    assert np.percentile(dark[inside], 20) < 0.07  # skin shows between the hairs (before: 0.096)
 
 
 def test_brows_are_drawn_as_faint_as_the_originals_and_never_darker(model3d):

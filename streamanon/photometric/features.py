@@ -29,6 +29,12 @@ IRIS_FIBRES = 0.18  # contrast of the iris's radial fibres
 # the white of the eye (sRGB at a light of 1): in photographs it is seldom white, shaded by the lids and lashes
 # (at 0.8 the eyes stared, and their motion raised the flicker on lp_d11)
 SCLERA = np.array([0.70, 0.66, 0.63], np.float32)
+LIP_VOLUME = 0.25  # each lip this much darker at its edge than on its ridge
+LIP_SHADOW = 0.14  # the lower lip's shadow on the chin
+LIP_SHEEN = 0.08  # the lower lip's sheen (added, x the lip's brightness)
+OUTER_LINE = 1.2  # the upper lash line's outer part, x its thickness (1.6 drew a winged liner)
+LOWER_LID = 30  # the lower lid's line (0-255 of the upper's): a dark ring round the eye read as eyeliner
+PUPIL_RING = 0.1  # the lighter ring round the pupil (a strong one made a target of a brown eye)
 LID_SHADOW = 0.4  # the upper lid's shadow: the top of the opening at this share of the light, full at 70% down
 GAZE_REACH = (0.22, 0.2)  # the iris centre lies within this share of the eye's width (along) and height (across)
 #                            of its middle
@@ -46,6 +52,9 @@ HAIR_LEVELS = 16  # darkness levels of the brow hairs (each level is drawn in on
 # the brows changed 1.8x as much as the original's from frame to frame
 FAINT_BROWS = (0.2, 0.3)
 BROW_MIN = 0.3
+BROW_HAIR = 0.035  # a brow hair's width, share of the brow's height
+BROW_GAIN = 1.3  # how fast crossing hairs cover the skin
+BROW_TINT = 0.12  # the faint tint under the hairs
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,14 @@ def _soft_polygon(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return mask.astype(np.float32) / 255.0
 
 
+def eye_openings(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: both eye openings of the (478, 2+) ``points``, antialiased."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points[eye.contour, :2] * 16).astype(np.int32) for eye in eye_indices()], 255,
+                 cv2.LINE_AA, shift=4)
+    return mask.astype(np.float32) / 255.0
+
+
 def _disk(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.circle(mask, tuple(np.round(centre * 16).astype(int)), max(1, int(round(radius * 16))), 255, -1,
@@ -226,7 +243,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         theta = np.arctan2(gy - centre[1], gx - centre[0])
         radial = sum(a * np.sin(k * theta + f) for k, f, a in zip(*waves)) / np.sqrt(sum(a * a for a in waves[2]))
         texture = 1 + IRIS_FIBRES * radial * np.clip(r * 3 - 1.2, 0, 1)  # fibres outside the pupil's ring
-        texture += 0.25 * np.exp(-(((r - 0.5) / 0.08) ** 2))  # the lighter ring round the pupil
+        texture += PUPIL_RING * np.exp(-(((r - 0.5) / 0.08) ** 2))  # the lighter ring round the pupil
         iris_px = iris * light * ((0.95 - 0.45 * np.clip((r - 0.6) / 0.4, 0, 1)) * texture)[..., None]
         _over(eye_img, iris_px, _disk(sub.shape[:2], centre, radius))
         _over(eye_img, np.array([0.03, 0.025, 0.025], np.float32), _disk(sub.shape[:2], centre, 0.4 * radius))
@@ -241,9 +258,9 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         lash = np.zeros(sub.shape[:2], np.uint8)
         cv2.polylines(lash, [np.round(upper * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
         cv2.polylines(lash, [np.round((outer - (0, 0.3 * thick)) * 16).astype(np.int32)], False, 255,
-                      max(1, round(1.6 * thick)), cv2.LINE_AA, shift=4)
-        cv2.polylines(lash, [np.round(lower * 16).astype(np.int32)], False, 90, max(1, thick // 2), cv2.LINE_AA,
-                      shift=4)
+                      max(1, round(OUTER_LINE * thick)), cv2.LINE_AA, shift=4)
+        cv2.polylines(lash, [np.round(lower * 16).astype(np.int32)], False, LOWER_LID, max(1, thick // 2),
+                      cv2.LINE_AA, shift=4)
         soft = cv2.GaussianBlur(lash.astype(np.float32) / 255.0, (0, 0), max(0.4, 0.25 * thick))
         if lashes is not None and np.ptp(c[:, 0]) >= LASH_MIN_WIDTH:  # fine hairs, less blurred than the line
             fine = np.zeros(sub.shape[:2], np.uint8)
@@ -607,15 +624,29 @@ def liner_strength(darkness: float | None) -> float:
     return 1.0 if darkness is None else float(np.clip(darkness / LID_FULL, LINER_MIN, 1.0))
 
 
+def brow_hairs(strokes: np.ndarray) -> np.ndarray:
+    """(K, 5) the track's hairs with a second, mirrored set over the brow's body (every other hair of it, past
+    the tail's first quarter), derived from the first and so as stable: a fuller brow with the same draws."""
+    twin = strokes.copy()
+    twin[:, 0] = np.clip(strokes[:, 0] + 0.022 * np.sin(17.0 * strokes[:, 1] + 3.0 * strokes[:, 0]), 0, 1)
+    twin[:, 1] = np.clip(-0.8 * strokes[:, 1] + 0.1 * np.cos(29.0 * strokes[:, 0]), -1, 1)
+    twin[:, 4] = 1.5 - strokes[:, 4]
+    return np.concatenate([strokes, twin[(twin[:, 0] > 0.25) & (np.arange(len(twin)) % 2 == 0)]])
+
+
 def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colour: np.ndarray,
                density: float = 0.75, darkness: float | None = None) -> None:
-    """Both brows of the NEW geometry into the (H, W, 3) image, in place: a soft tint and the track's hairs
-    (``strokes`` from ``brow_strokes``) laid out between the brow landmarks in ``colour`` (sRGB). With
-    ``darkness`` (``brow_darkness`` of the original) under FAINT_BROWS, each brow is drawn lighter where it
-    would darken its region more than that (to BROW_MIN of its own darkness at the least), never darker."""
+    """Both brows of the NEW geometry into the (H, W, 3) image, in place: the track's hairs (``strokes`` from
+    ``brow_strokes``, filled out by ``brow_hairs``) laid out between the brow landmarks in ``colour`` (sRGB),
+    thin (BROW_HAIR x the brow's height), their cover adding up where they cross (1 - exp(-BROW_GAIN x the
+    hairs)), over a faint tint (BROW_TINT). Thick hairs drawn over one another and a strong tint made a solid
+    painted bar. With ``darkness`` (``brow_darkness`` of the original) under FAINT_BROWS, each brow is drawn
+    lighter where it would darken its region more than that (to BROW_MIN of its own darkness at the least),
+    never darker."""
     # smooth: a reading near the bounds does not flicker
     faint_from, faint_to = FAINT_BROWS
     faint = 1.0 if darkness is None else float(smoothstep((faint_to - darkness) / (faint_to - faint_from)))
+    strokes = brow_hairs(strokes)
     for upper, lower in brow_indices():
         top, bottom = points[upper, :2], points[lower, :2]
         pad = float(np.linalg.norm(top - bottom, axis=1).max()) + 2
@@ -632,21 +663,22 @@ def draw_brows(image: np.ndarray, points: np.ndarray, strokes: np.ndarray, colou
         ang = strokes[:, 2:3]
         reach = (along * np.cos(ang) - up * np.sin(ang)) * strokes[:, 3:4] * np.linalg.norm(half, axis=1)[:, None]
         centre = mid + half * s[:, None]
-        hair = np.zeros(sub.shape[:2], np.float32)
         height = 2 * float(np.median(np.linalg.norm(half, axis=1)))
-        width = max(1, int(round(0.07 * height)))
-        ends = np.stack([centre - reach, centre + reach], 1)
-        ends = np.round(ends * 16).astype(np.int32)  # (K, 2, 2), 4 fractional bits
+        width = max(1, int(round(BROW_HAIR * height)))
+        ends = np.round(np.stack([centre - reach, centre + reach], 1) * 16).astype(np.int32)  # 4 fractional bits
         level = np.minimum((strokes[:, 4] * HAIR_LEVELS).astype(int), HAIR_LEVELS - 1)
-        for q in np.unique(level):  # one call per darkness level, not one per hair
-            cv2.polylines(hair, list(ends[level == q]), False, (q + 0.5) / HAIR_LEVELS, width, cv2.LINE_AA, shift=4)
+        hair, layer = np.zeros(sub.shape[:2], np.float32), np.zeros(sub.shape[:2], np.float32)
+        for q in np.unique(level):  # one call per darkness level, not one per hair; the levels add up
+            layer[:] = 0.0
+            cv2.polylines(layer, list(ends[level == q]), False, (q + 0.5) / HAIR_LEVELS, width, cv2.LINE_AA, shift=4)
+            hair += layer
         ts = np.linspace(0, 1, 24)
         lo, hi = _along(bottom - origin, ts), _along(top - origin, ts)
         mid, half = (lo + hi) / 2, (hi - lo) / 2 * brow_profile(ts)[:, None]
         shape = _soft_polygon(sub.shape[:2], np.concatenate([mid - half, (mid + half)[::-1]]))
-        shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.12 * height))
-        hair = cv2.GaussianBlur(hair, (0, 0), max(0.5, 0.03 * height))  # no single-pixel lines to shimmer
-        alpha = np.clip(0.25 * shape + density * hair * (0.4 + 0.6 * shape), 0, 0.85)
+        shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.2 * height))
+        hair = cv2.GaussianBlur(hair, (0, 0), max(0.4, 0.015 * height))  # no single-pixel lines to shimmer
+        alpha = np.clip(BROW_TINT * shape + (1.0 - np.exp(-BROW_GAIN * density * hair)) * (0.5 + 0.5 * shape), 0, 0.9)
         inside = shape > 0.5
         if darkness is not None and faint > 0.0 and inside.any():
             under = np.maximum(sub[inside] @ _LUMA, 1e-3)
@@ -685,12 +717,25 @@ def lip_tint(rng: np.random.Generator) -> np.ndarray:
     return np.array([rng.uniform(0.9, 0.98), rng.uniform(0.7, 0.8), rng.uniform(0.72, 0.82)], np.float32)
 
 
+def lip_volume(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: how far inside a lip's (H, W) soft ``mask`` a pixel lies (the square root of
+    its distance to the edge over the largest, blurred by ``sigma``): 0 at the lip's edge, 1 on its ridge."""
+    inside = (mask > 0.5).astype(np.uint8)
+    if not inside.any():
+        return np.zeros_like(mask)
+    d = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    return cv2.GaussianBlur(np.sqrt(d / max(float(d.max()), 1e-6)), (0, 0), sigma)
+
+
 def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: float) -> None:
     """Tint the lips of the NEW geometry in the (H, W, 3) image, in place: the upper lip darker (it faces
-    down), the lower lip with a soft highlight; the edges a little soft."""
+    down), each lip rounded (LIP_VOLUME darker at its edge than on its ridge), the lower lip with a soft highlight
+    and a sheen (LIP_SHEEN) on its ridge and a shadow under it on the chin (LIP_SHADOW); the edges a little soft.
+    Flat tints read as lips painted on."""
     upper, lower = lip_polygons()
     pts = points[:, :2]
-    box, origin = _box(pts[np.r_[upper, lower]], image.shape[:2], 0.02 * size + 2)
+    thick = max(float(np.ptp(pts[lower, 1])), 2.0)
+    box, origin = _box(pts[np.r_[upper, lower]], image.shape[:2], 0.02 * size + 2 + 0.8 * thick)
     sub = image[box]
     if sub.shape[0] < 3 or sub.shape[1] < 3:
         return
@@ -700,16 +745,30 @@ def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: flo
     gy, gx = np.mgrid[0:sub.shape[0], 0:sub.shape[1]].astype(np.float32)
     c = pts[lower].mean(0) - origin
     spread = max(float(np.ptp(pts[lower, 0])), 1.0)
-    shine = np.exp(-(((gx - c[0]) / (0.22 * spread)) ** 2 + ((gy - c[1]) / (0.09 * spread)) ** 2))
-    factor = 1 + top[..., None] * (tint * 0.86 - 1) + bottom[..., None] * (tint * (1 + 0.12 * shine[..., None]) - 1)
-    sub *= factor
+    shine = np.exp(-(((gx - c[0]) / (0.2 * spread)) ** 2 + ((gy - c[1] + 0.12 * thick) / (0.12 * thick + 1)) ** 2))
+    below = cv2.warpAffine(bottom, np.float32([[1, 0, 0], [0, 1, 0.35 * thick]]), (sub.shape[1], sub.shape[0]))
+    below = cv2.GaussianBlur(below, (0, 0), max(1.0, 0.25 * thick)) * (1 - np.maximum(top, bottom))
+    ridge = lip_volume(bottom, max(0.5, 0.1 * thick)) * bottom
+    ridge_top = lip_volume(top, max(0.5, 0.1 * thick)) * top
+    round_top = 1 - 0.5 * LIP_VOLUME + 0.5 * LIP_VOLUME * ridge_top
+    round_bottom = 1 - LIP_VOLUME + LIP_VOLUME * ridge + 0.12 * shine
+    for shade, lip in ((round_top, top), (round_bottom, bottom)):  # the rounding keeps each lip's mean colour
+        shade /= max(float((shade * lip).sum() / max(float(lip.sum()), 1e-6)), 1e-3)
+    factor = 1 + top[..., None] * (tint * 0.86 * round_top[..., None] - 1) \
+        + bottom[..., None] * (tint * round_bottom[..., None] - 1)
+    sub *= factor * (1 - LIP_SHADOW * below)[..., None]
+    lit = bottom > 0.5
+    if lit.any():  # the sheen at the lip's own brightness (none on a dark, dim mouth)
+        level = float(np.clip(sub[lit].mean() * 1.5, 0.2, 1.0))
+        sub += (LIP_SHEEN * level * shine * ridge)[..., None] * np.array([1.0, 0.97, 0.95], np.float32)
 
 
 # Nostrils, per side: (centre points, the lateral end, the medial end, the upper edge, the lower edge) of the
 # mesh's nostril vertices (MediaPipe has no index table for them; mirror pairs 238/458, 79/309, ...).
 NOSTRILS = (((238, 241, 20), 79, 125, 239, 60), ((458, 461, 250), 309, 354, 459, 290))
 NOSE_TIP = 1
-NOSTRIL_COLOUR = np.array([0.45, 0.30, 0.27], np.float32)  # the deepest point, as a factor on the skin there
+NOSTRIL_COLOUR = np.array([0.58, 0.43, 0.40], np.float32)  # the deepest point, as a factor on the skin there (0.45
+# 0.30 0.27 drew a black hole)
 # the nose wing's groove, per side, from the top of the wing round its back to the lip (mirror pairs)
 ALAR_GROOVES = ((218, 219, 235, 240), (438, 439, 455, 460))
 

@@ -43,6 +43,7 @@ from .features import (
     draw_lips,
     draw_mouth,
     draw_nose,
+    eye_openings,
     iris_for_skin,
     lid_darkness,
     liner_strength,
@@ -692,7 +693,8 @@ def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
                                                                      p.marks)
     maps = extended_uv(p.uv, p.covered, p.cover) * len(textures) - 0.5
     looked = cv2.remap(textures, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    texture, noise, marks = (looked[..., k] * p.cover for k in range(3))
+    eyes = eye_openings(p.cover.shape, p.target)  # wet and smooth: no skin texture, half the grain
+    texture, noise, marks = (looked[..., k] * p.cover * (1.0 - f * eyes) for k, f in enumerate((1.0, 0.5, 1.0)))
     at = skin_pixels(p.skin)  # the Laplacian is linear: each part's is computed once and added up
 
     def robust(values: np.ndarray) -> float:
