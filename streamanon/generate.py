@@ -29,7 +29,7 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
-from .photometric.features import Look, brow_top, lip_polygons, mouth_arcs, random_look
+from .photometric.features import Look, brow_top, glabella_zone, lip_polygons, mouth_arcs, random_look
 from .photometric.grain import marks_texture, noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
@@ -235,7 +235,8 @@ class FaceGenerator:
                 noise = rng.standard_normal((1, CROP, CROP)).astype(np.float32)
                 self._identity[track_id] = TrackIdentity(coords, noise)
             else:
-                albedo = calm_albedo(self.texture.texture(self.texture.coefficients(rng)), brow_top())
+                albedo = calm_albedo(self.texture.texture(self.texture.coefficients(rng)), brow_top(),
+                                     zone=glabella_zone(self.texture.res))
                 marks = marks_texture(np.random.default_rng([self.settings.seed, track_id, 1]))  # a stream of its
                 self._identity[track_id] = TrackIdentity(coords, noise_texture(rng), albedo, random_look(rng),
                                                          marks=marks)  # own: the other draws stay as they were

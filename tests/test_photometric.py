@@ -484,6 +484,27 @@ def test_calm_albedo_removes_blurred_features_and_keeps_the_broad_tone():
     assert calm[80, 120].mean() / calm[80, 20].mean() == pytest.approx(ramp[80, 120] / ramp[80, 20], rel=0.05)
 
 
+def test_a_tilak_of_the_training_faces_leaves_no_mark_between_the_new_brows():
+    from streamanon.photometric.features import glabella_zone
+    from streamanon.photometric.texture import calm_albedo
+    from streamanon.photometric.uv import default_layout
+
+    res = 160
+    zone = glabella_zone(res)
+    u, v = default_layout().uv[168]  # the nose's bridge
+    col, row = int(u * res), int(v * res)
+    assert zone[row - 20, col] == pytest.approx(1.0) and zone[row + 15, col] == 0.0  # down to the bridge
+    assert zone[row - 20, col + 25] == 0.0  # not over the brows
+    tex = np.ones((res, res, 3), np.float32)
+    tex[: row - 3, col - 3:col + 4] = (1.4, 1.3, 1.2)  # a pale stripe up the forehead from the bridge
+    calm = calm_albedo(tex, brow_top=0.2, zone=zone)
+    before = calm_albedo(tex, brow_top=0.2)
+    stripe = lambda t: t[row - 12, col].mean() / t[row - 12, col + 20].mean() - 1.0  # noqa: E731
+    assert stripe(before) > 0.15  # it showed
+    assert abs(stripe(calm)) < 0.03
+    assert np.allclose(calm[row + 20:], before[row + 20:], atol=0.01)  # the rest of the face as it was
+
+
 def test_calm_albedo_tones_down_stains_and_forehead_bands():
     from streamanon.photometric.texture import calm_albedo
 

@@ -44,7 +44,7 @@ def build_pairs(args: argparse.Namespace) -> None:
     from streamanon.faces.align import warp_crop
     from streamanon.faces.mp_backend import silenced_stderr, solutions
     from streamanon.models.engine import verified_model
-    from streamanon.photometric.features import brow_top, random_look
+    from streamanon.photometric.features import brow_top, glabella_zone, random_look
     from streamanon.photometric.grain import noise_texture
     from streamanon.photometric.refine import SIZE, refine_input
     from streamanon.photometric.stages import FaceRenderer, PhotometricSettings
@@ -74,7 +74,7 @@ def build_pairs(args: argparse.Namespace) -> None:
         valid = out[1].ravel()[texture.texels]
         flat = np.where(valid[:, None], flat, texture.mean)
         coeffs = np.clip(texture.project(flat[None])[0], -1.5 * texture.std, 1.5 * texture.std)
-        albedo = calm_albedo(texture.texture(coeffs), top)
+        albedo = calm_albedo(texture.texture(coeffs), top, zone=glabella_zone(texture.res))
         r = np.random.default_rng([args.seed, args.shard, i])
         try:
             p = renderer.apply(rgb.copy(), pts, pts, i, albedo, noise_texture(r), random_look(r))

@@ -552,6 +552,24 @@ def brow_top() -> float:
     return float(min(default_layout().uv[upper, 1].min() for upper, _ in brow_indices()))
 
 
+@lru_cache(maxsize=4)
+def glabella_zone(res: int, strength: float = 1.0) -> np.ndarray:
+    """(res, res) float32 weights in texture space: ``strength`` over the middle of the forehead, from its top
+    down to the nose's bridge (landmark 168) and between the inner ends of the brows, fading out over a few
+    texels; 0 elsewhere (``texture.calm_albedo`` blurs the albedo there)."""
+    from .uv import default_layout
+
+    uv = default_layout().uv
+    inner = [uv[np.r_[upper, lower]][np.argmin(np.abs(uv[np.r_[upper, lower], 0] - uv[168, 0])), 0]
+             for upper, lower in brow_indices()]
+    half = 0.9 * float(np.mean(np.abs(np.array(inner) - uv[168, 0])))
+    u = (np.arange(res, dtype=np.float32) + 0.5) / res
+    soft = 0.05
+    across = np.clip((half - np.abs(u - uv[168, 0])) / soft + 0.5, 0, 1)
+    down = np.clip((float(uv[168, 1]) - u) / soft + 0.5, 0, 1)
+    return (strength * down[:, None] * across[None, :]).astype(np.float32)
+
+
 def _along(points: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(len(t), 2) positions at arc-length fractions ``t`` along the (N, 2) polyline."""
     seg = np.linalg.norm(np.diff(points, axis=0), axis=1)

@@ -84,19 +84,29 @@ BAND_KEEP = 0.4
 
 
 def calm_albedo(tex: np.ndarray, brow_top: float, chroma_sigma: float = 1 / 24, top_sigma: float = 1 / 8,
-                dark: float = 0.5, band: tuple[float, float] = BAND, band_keep: float = BAND_KEEP) -> np.ndarray:
+                dark: float = 0.5, band: tuple[float, float] = BAND, band_keep: float = BAND_KEEP,
+                zone: np.ndarray | None = None) -> np.ndarray:
     """(R, R, 3) albedo with the training set's marks toned down: its chroma (colour / luminance) smoothed
     over ``chroma_sigma`` of the texture (stains, makeup; brows and lips are drawn on their own), and above
     the brows (texture rows over ``brow_top``, in [0, 1]) its luminance blended, increasingly towards the
     top, into a blur over ``top_sigma`` (the bands that hair over the training foreheads left); what is darker
     than its surroundings (blurred eyes, brows, sockets) kept at ``dark`` of its depth (the eyes and brows
     are drawn sharp on their own); then the luminance's ``band`` (between two blur widths, shares of the side)
-    kept at ``band_keep``: the broad tone and the fine marks stay."""
+    kept at ``band_keep``: the broad tone and the fine marks stay. ``zone``: (R, R) weights in [0, 1] of texels
+    whose luminance and chroma are blended, by that weight, into their blurs over ``top_sigma`` too (the middle
+    of the forehead down to the nose's bridge, ``glabella_zone``: some training faces bear a tilak or a bindi
+    there, and a sampled albedo drew a pale Y between the new brows)."""
     res = tex.shape[0]
     lum = np.maximum(tex.mean(-1, keepdims=True), 1e-3)
     chroma = cv2.GaussianBlur(tex / lum, (0, 0), chroma_sigma * res)
     rows = (np.arange(res, dtype=np.float32) + 0.5) / res
     w = np.clip((brow_top - 0.03 - rows) / max(brow_top - 0.1, 1e-3), 0, 0.85)[:, None, None]
+    if zone is not None:  # filled from around the zone (a normalised blur that leaves the zone out)
+        z = zone[..., None].astype(np.float32)
+        out = np.maximum(1.0 - z, 1e-3)
+        norm = cv2.GaussianBlur(out, (0, 0), top_sigma * res)[..., None]
+        chroma = chroma * (1 - z) + cv2.GaussianBlur(chroma * out, (0, 0), top_sigma * res) / norm * z
+        lum = lum * (1 - z) + cv2.GaussianBlur(lum * out, (0, 0), top_sigma * res)[..., None] / norm * z
     lum = lum * (1 - w) + cv2.GaussianBlur(lum, (0, 0), top_sigma * res)[..., None] * w
     around = cv2.GaussianBlur(lum, (0, 0), res / 24)[..., None]
     lum = np.where(lum < around, around - dark * (around - lum), lum)
