@@ -71,9 +71,9 @@ def lightness_tilt(rgb: np.ndarray, uv: np.ndarray, min_spread: float = 0.05) ->
     too few or span too little of the face (under ``min_spread`` standard deviation in either coordinate)."""
     if len(rgb) < 50 or (np.std(uv, 0) < min_spread).any():
         return None
-    design = np.c_[np.ones(len(uv)), uv - uv.mean(0)]
-    beta, *_ = np.linalg.lstsq(design, to_lab_fast(rgb)[:, 0], rcond=None)
-    return beta[1:].astype(np.float32)
+    x = (uv - uv.mean(0)).astype(np.float64)
+    lightness = to_lab_fast(rgb)[:, 0].astype(np.float64)
+    return np.linalg.solve(x.T @ x, x.T @ (lightness - lightness.mean())).astype(np.float32)  # least squares
 
 
 def typical(rgb: np.ndarray, k: float = 2.5, reference: np.ndarray | None = None,

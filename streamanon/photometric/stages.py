@@ -107,6 +107,7 @@ CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's pa
 # and 9 at 0.4; identity spread along video tracks fell under the real person's on lp_s18 (docs/results.md,
 # "Session of 2026-12-04, sixth")
 REFINE_STRENGTH = 0.4
+TILT_STEP = 4  # the colour stage reads the render's slope on every 4th of its skin statistics' pixels
 MAX_TILT = 25.0  # L* per unit of the texture coordinates: the colour stage's correction of the skin's slope
 LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
 LIP_TINT = (0.35, 1.6)  # the factor ``lips_tint`` puts on the render's lips, per channel
@@ -511,7 +512,7 @@ def colour(p: FacePatch) -> None:
     lift = None
     if p.tilt is not None:
         uv = p.uv[region][::step]
-        own = lightness_tilt(skin, uv)
+        own = lightness_tilt(skin[::TILT_STEP], uv[::TILT_STEP])  # a slope: 2,000 pixels are plenty
         if own is not None:
             delta = np.clip(p.tilt - own * spread_ratio(source, p.lab)[0], -MAX_TILT, MAX_TILT)
             at = p.uv[p.covered]
