@@ -611,29 +611,6 @@ def test_the_lip_colour_is_read_as_a_factor_on_the_skin(model3d):
     assert S.lip_colour(image, face_points(model3d, size=8.0, offset=2.0), skin) is None  # too small to read
 
 
-def test_the_colour_stage_gives_the_skin_the_originals_lightness_slope_and_keeps_its_mean(model3d):
-    from streamanon.photometric.colour import lab_stats, lightness_tilt, to_lab_fast
-    from streamanon.photometric.relight import FLAT
-
-    pts = face_points(model3d)
-    p = S.make_patch(np.zeros((420, 420, 3), np.uint8), pts, pts, model3d, 1, np.full((8, 8, 3), 0.45, np.float32),
-                     np.zeros((8, 8), np.float32), margin=0.0)
-    p.sh = FLAT.copy()
-    S.render(p, np.ones(3, np.float32))
-    p.lab = lab_stats(p.render[p.skin])  # the original's colour: the render's own, so only the slope moves
-    flat = p.render.copy()
-    for tilt in (None, np.array([0.0, -20.0], np.float32), np.array([12.0, 0.0], np.float32)):
-        p.render, p.tilt = flat.copy(), tilt
-        S.colour(p)
-        got = lightness_tilt(p.render[p.skin], p.uv[p.skin])
-        want = np.zeros(2) if tilt is None else tilt  # a forehead lit from above: lighter at the top (small v)
-        assert np.allclose(got, want, atol=1.5)
-        assert to_lab_fast(p.render[p.skin])[:, 0].mean() == pytest.approx(p.lab.mean[0], abs=0.6)
-    p.render, p.tilt = flat.copy(), np.array([0.0, -500.0], np.float32)
-    S.colour(p)
-    assert lightness_tilt(p.render[p.skin], p.uv[p.skin])[1] == pytest.approx(-S.MAX_TILT, abs=2.0)  # at most
-
-
 def test_the_new_lips_take_the_originals_lip_colour_not_twice_the_albedos_darkness(model3d):
     from streamanon.photometric.features import draw_lips, lip_polygons
 

@@ -50,30 +50,11 @@ def lab_stats(rgb: np.ndarray) -> LabStats:
     return LabStats(lab.mean(0), lab.std(0))
 
 
-def spread_ratio(source: LabStats, target: LabStats) -> np.ndarray:
-    """(3,) the factor ``transfer`` scales each channel's deviations by: std_t / std_s, clipped to
-    [1 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO]."""
-    return np.clip(target.std / np.maximum(source.std, 1e-3), 1 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO)
-
-
-def transfer(rgb: np.ndarray, source: LabStats, target: LabStats, lift: np.ndarray | None = None) -> np.ndarray:
+def transfer(rgb: np.ndarray, source: LabStats, target: LabStats) -> np.ndarray:
     """(K, 3) float RGB whose CIELAB statistics move from ``source`` to ``target``: per channel,
-    (x - mean_s) * ``spread_ratio`` + mean_t; ``lift``: (K,) added to each pixel's L* as well."""
-    lab = (to_lab(rgb) - source.mean) * spread_ratio(source, target) + target.mean
-    if lift is not None:
-        lab[:, 0] += lift
-    return from_lab(lab)
-
-
-def lightness_tilt(rgb: np.ndarray, uv: np.ndarray, min_spread: float = 0.05) -> np.ndarray | None:
-    """(2,) the least-squares slope of the CIELAB L* of (K, 3) RGB pixels (uint8, or float in [0, 1]) along the
-    two texture coordinates (K, 2) of the face (across it and down it, in L* per unit); None when the pixels are
-    too few or span too little of the face (under ``min_spread`` standard deviation in either coordinate)."""
-    if len(rgb) < 50 or (np.std(uv, 0) < min_spread).any():
-        return None
-    x = (uv - uv.mean(0)).astype(np.float64)
-    lightness = to_lab_fast(rgb)[:, 0].astype(np.float64)
-    return np.linalg.solve(x.T @ x, x.T @ (lightness - lightness.mean())).astype(np.float32)  # least squares
+    (x - mean_s) * (std_t / std_s) + mean_t, the ratio clipped to [1 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO]."""
+    ratio = np.clip(target.std / np.maximum(source.std, 1e-3), 1 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO)
+    return from_lab((to_lab(rgb) - source.mean) * ratio + target.mean)
 
 
 def typical(rgb: np.ndarray, k: float = 2.5, reference: np.ndarray | None = None,

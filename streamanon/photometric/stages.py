@@ -31,7 +31,7 @@ from . import mesh as M
 from . import uv as U
 from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
-from .colour import LabStats, lab_stats, lightness_tilt, skin_distance, spread_ratio, to_lab_fast, transfer, typical
+from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
     Look,
     brow_colour,
@@ -107,8 +107,6 @@ CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's pa
 # and 9 at 0.4; identity spread along video tracks fell under the real person's on lp_s18 (docs/results.md,
 # "Session of 2026-12-04, sixth")
 REFINE_STRENGTH = 0.4
-TILT_STEP = 4  # the colour stage reads the render's slope on every 4th of its skin statistics' pixels
-MAX_TILT = 25.0  # L* per unit of the texture coordinates: the colour stage's correction of the skin's slope
 LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per channel (pale to deep red lipstick)
 LIP_TINT = (0.35, 1.6)  # the factor ``lips_tint`` puts on the render's lips, per channel
 
@@ -173,7 +171,6 @@ class FacePatch:
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
     brows: float | None = None  # how much darker the original's brow region is than its skin (brow_darkness)
     lids: float | None = None  # how dark the original's upper lid line is (features.lid_darkness)
-    tilt: np.ndarray | None = None  # (2,) slope of the original's skin L* across and down the face (lightness_tilt)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
     cover: np.ndarray | None = None  # (H, W) bool: what the output replaces (both outlines, grown)
@@ -237,10 +234,8 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
         p.beard *= _beard_gate(p, raster.pixels[on_skin], uv, small.shape[:2])
     if p.beard > 0.0 and (shaven := beard_zone(uv) < BEARD_FREE).sum() >= 50:
         colours, uv, normals = colours[shaven], uv[shaven], normals[shaven]  # a beard gave a dark, dirty colour
-    keep = skin_colours(colours, uv, normals, p.sh)  # hair, glasses left out
-    skin = colours[keep]
+    skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
     p.lab = lab_stats(skin)
-    p.tilt = lightness_tilt(skin, uv[keep])
     p.lips = lip_colour(small, verts, skin)
     p.skin_rgb = skin.astype(np.float32).mean(0) if len(skin) >= 12 else None
     if settings.drawn_mouth:
@@ -365,7 +360,7 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.tilt))
+                          p.skin_rgb, p.teeth_light, p.brows, p.lids))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
@@ -373,7 +368,7 @@ def reuse(p: FacePatch, state: TrackState) -> None:
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
     p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
-    p.lids, p.tilt = state.lids, state.tilt
+    p.lids = state.lids
 
 
 def step(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -498,27 +493,14 @@ def median_inside(img: np.ndarray, inside: np.ndarray, size: int) -> np.ndarray:
 
 
 def colour(p: FacePatch) -> None:
-    """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike), and the slope
-    of its skin's L* across and down the face to the original's (``tilt``: two numbers, nothing finer; at most
-    MAX_TILT L* a unit of the texture). On a bearded face all are read outside the beard area. Matching the mean
-    alone left the forehead of a face lit from above about 2 L* darker than the original's (its chin lighter),
-    and a band where the new forehead met the original's skin under the hairline."""
+    """Move the render's skin statistics in CIELAB to the original's (the whole face moves alike); on a bearded
+    face both are read outside the beard area."""
     region = p.skin
     if p.beard > 0.0 and (shaven := p.skin & (beard_zone(p.uv) < BEARD_FREE)).sum() >= 50:
         region = shaven
-    step = max(1, int(region.sum()) // 8000)  # statistics of at most ~8,000 pixels
-    skin = p.render[region][::step]
-    source = lab_stats(skin)
-    lift = None
-    if p.tilt is not None:
-        uv = p.uv[region][::step]
-        own = lightness_tilt(skin[::TILT_STEP], uv[::TILT_STEP])  # a slope: 2,000 pixels are plenty
-        if own is not None:
-            delta = np.clip(p.tilt - own * spread_ratio(source, p.lab)[0], -MAX_TILT, MAX_TILT)
-            at = p.uv[p.covered]
-            at = np.where(at >= 0.0, at, uv.mean(0))  # the mouth opening has no texture coordinates
-            lift = ((at - uv.mean(0)) @ delta).astype(np.float32)
-    p.render[p.covered] = transfer(p.render[p.covered], source, p.lab, lift)
+    skin = p.render[region]
+    source = lab_stats(skin[:: max(1, len(skin) // 8000)])  # statistics of at most ~8,000 pixels
+    p.render[p.covered] = transfer(p.render[p.covered], source, p.lab)
 
 
 def fill_rim(render: np.ndarray, covered: np.ndarray, rim: int) -> np.ndarray:

@@ -67,7 +67,6 @@ class TrackState:
     skin_rgb: np.ndarray | None = None  # the mean sRGB colour (0-255) of the original's skin pixels
     brows: float | None = None  # how much darker the original's brow region is than its skin
     lids: float | None = None  # how dark the original's upper lid line is
-    tilt: np.ndarray | None = None  # (2,) the slope of the original's skin lightness across and down the face
     raw: dict = field(default_factory=dict)
 
 
@@ -96,12 +95,12 @@ class TemporalStore:
                lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
                teeth: float | None = None, skin_rgb: np.ndarray | None = None,
                teeth_light: float | None = None, brows: float | None = None,
-               lids: float | None = None, tilt: np.ndarray | None = None) -> TrackState:
+               lids: float | None = None) -> TrackState:
         """The track's state after this frame's measurements: they become the values it approaches (a lip colour
         or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
         fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
-                     skin_rgb=skin_rgb, brows=brows, lids=lids, tilt=tilt)
+                     skin_rgb=skin_rgb, brows=brows, lids=lids)
         s.raw.update({k: v for k, v in fresh.items() if v is not None})
         self.teeth(track_id, teeth, teeth_light)
         return self.advance(track_id)

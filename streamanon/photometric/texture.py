@@ -82,8 +82,6 @@ def fit_texture_model(textures: np.ndarray, texels: np.ndarray, res: int, tone: 
 BAND = (1 / 48, 1 / 8)
 BAND_KEEP = 0.4
 DARK_FEATURE = 0.92  # texels darker than this share of their surroundings are features, not skin
-FOREHEAD_RAMP = 1.0  # how fast the forehead's luminance goes over to its blur above the brows
-FOREHEAD_CALM = 0.85  # at most this share of it
 
 
 def calm_albedo(tex: np.ndarray, brow_top: float, chroma_sigma: float = 1 / 24, top_sigma: float = 1 / 8,
@@ -103,7 +101,7 @@ def calm_albedo(tex: np.ndarray, brow_top: float, chroma_sigma: float = 1 / 24, 
     lum = np.maximum(tex.mean(-1, keepdims=True), 1e-3)
     chroma = cv2.GaussianBlur(tex / lum, (0, 0), chroma_sigma * res)
     rows = (np.arange(res, dtype=np.float32) + 0.5) / res
-    w = np.clip(FOREHEAD_RAMP * (brow_top - 0.03 - rows) / max(brow_top - 0.1, 1e-3), 0, FOREHEAD_CALM)[:, None, None]
+    w = np.clip((brow_top - 0.03 - rows) / max(brow_top - 0.1, 1e-3), 0, 0.85)[:, None, None]
     if zone is not None:  # filled from the skin around the zone (a normalised blur that leaves out the zone and
         z = zone[..., None].astype(np.float32)  # what is darker than its surroundings: brows, eyes)
         skin = lum[..., 0] >= DARK_FEATURE * cv2.GaussianBlur(lum, (0, 0), top_sigma * res)
