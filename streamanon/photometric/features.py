@@ -556,7 +556,7 @@ def brow_top() -> float:
 def glabella_zone(res: int, strength: float = 1.0) -> np.ndarray:
     """(res, res) float32 weights in texture space: ``strength`` over the middle of the forehead, from its top
     down to the nose's bridge (landmark 168) and between the inner ends of the brows, fading out over a few
-    texels; 0 elsewhere (``texture.calm_albedo`` blurs the albedo there)."""
+    texels; 0 elsewhere (``texture.calm_albedo`` fills the albedo there from the skin around)."""
     from .uv import default_layout
 
     uv = default_layout().uv
@@ -785,8 +785,8 @@ def draw_lips(image: np.ndarray, points: np.ndarray, tint: np.ndarray, size: flo
 # mesh's nostril vertices (MediaPipe has no index table for them; mirror pairs 238/458, 79/309, ...).
 NOSTRILS = (((238, 241, 20), 79, 125, 239, 60), ((458, 461, 250), 309, 354, 459, 290))
 NOSE_TIP = 1
-NOSTRIL_COLOUR = np.array([0.58, 0.43, 0.40], np.float32)  # the deepest point, as a factor on the skin there (0.45
-# 0.30 0.27 drew a black hole)
+# the deepest point, as a factor on the skin there (0.45 0.30 0.27 drew a black hole)
+NOSTRIL_COLOUR = np.array([0.58, 0.43, 0.40], np.float32)
 # the nose wing's groove, per side, from the top of the wing round its back to the lip (mirror pairs)
 ALAR_GROOVES = ((218, 219, 235, 240), (438, 439, 455, 460))
 

@@ -94,9 +94,10 @@ def calm_albedo(tex: np.ndarray, brow_top: float, chroma_sigma: float = 1 / 24, 
     than its surroundings (blurred eyes, brows, sockets) kept at ``dark`` of its depth (the eyes and brows
     are drawn sharp on their own); then the luminance's ``band`` (between two blur widths, shares of the side)
     kept at ``band_keep``: the broad tone and the fine marks stay. ``zone``: (R, R) weights in [0, 1] of texels
-    whose luminance and chroma are blended, by that weight, into their blurs over ``top_sigma`` too (the middle
-    of the forehead down to the nose's bridge, ``glabella_zone``: some training faces bear a tilak or a bindi
-    there, and a sampled albedo drew a pale Y between the new brows)."""
+    whose luminance and chroma are replaced, by that weight, with a fill from the skin around the zone (a blur
+    over ``top_sigma`` that leaves out the zone and texels under DARK_FEATURE of their surroundings: brows, eyes).
+    For the middle of the forehead down to the nose's bridge (``glabella_zone``): some training faces bear a
+    tilak or a bindi there, and a sampled albedo drew a pale Y or a frown between the new brows."""
     res = tex.shape[0]
     lum = np.maximum(tex.mean(-1, keepdims=True), 1e-3)
     chroma = cv2.GaussianBlur(tex / lum, (0, 0), chroma_sigma * res)
