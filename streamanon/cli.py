@@ -61,9 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flat light instead of the original's SH lighting on the new face (default: relit)")
     g.add_argument("--no-colour", action="store_true",
                    help="no skin colour transfer (CIELAB mean and spread) from the original (default: on)")
-    g.add_argument("--relief", action="store_true",
-                   help="ambient occlusion in the new face's hollows (eye sockets, nose folds): a less flat face, "
-                        "but a little easier to re-identify (docs/results.md; default: off)")
+    g.add_argument("--relief", action=argparse.BooleanOptionalAction, default=True,
+                   help="ambient occlusion in the new face's hollows (eye sockets, nose folds): a less flat face "
+                        "(default: on; --no-relief for the flat one)")
     g.add_argument("--no-grain", action="store_true", help="no grain matched to the original's detail (default: on)")
     g.add_argument("--no-temporal", action="store_true",
                    help="no per-track smoothing of lighting, colour and grain (default: on)")

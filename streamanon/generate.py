@@ -89,9 +89,8 @@ class GenerateSettings:
     measured: docs/results.md). seed: the synthetic identities drawn per track.
     relight, colour, relief, grain, temporal, refine, hair, drawn_mouth: the mesh variant's stages (off: ablations;
     refine is the refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front
-    of the face: more realistic, easier to re-identify; relief, opt-in, shades the new face's hollows: less flat,
-    a little easier to re-identify; drawn_mouth draws the mouth's interior instead of moving the original's teeth
-    into the new opening)."""
+    of the face: more realistic, easier to re-identify; relief shades the new face's hollows: less flat;
+    drawn_mouth draws the mouth's interior instead of moving the original's teeth into the new opening)."""
 
     variant: str = "mesh"
     swap: bool = True
@@ -100,7 +99,7 @@ class GenerateSettings:
     backend: str = "onnxruntime"
     relight: bool = True
     colour: bool = True
-    relief: bool = False
+    relief: bool = True
     grain: bool = True
     temporal: bool = True
     refine: bool = True

@@ -299,9 +299,9 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     again = rgb.copy()
     FaceGenerator(GenerateSettings(hair=True)).apply(again, faces)
     assert np.array_equal(again, out)  # same seed and track: the same face of nobody
-    shaded = rgb.copy()
-    FaceGenerator(GenerateSettings(hair=True, relief=True)).apply(shaded, faces)
-    assert not np.array_equal(shaded, out)  # --relief: the hollows shaded
+    flat_hollows = rgb.copy()
+    FaceGenerator(GenerateSettings(hair=True, relief=False)).apply(flat_hollows, faces)
+    assert not np.array_equal(flat_hollows, out)  # --no-relief: the hollows not shaded
 
 
 @needs_texture
@@ -350,17 +350,17 @@ def test_cli_flags_reach_the_settings():
     from streamanon.cli import _options, build_parser
 
     args = build_parser().parse_args(["in.mp4", "out.mp4", "--no-relight", "--no-colour", "--no-temporal",
-                                      "--no-grain", "--no-refine", "--relief"])
+                                      "--no-grain", "--no-refine", "--no-relief"])
     g = _options(args).generate
     assert (g.relight, g.colour, g.temporal, g.grain, g.refine) == (False, False, False, False, False)
-    assert g.relief and g.photometric().relief  # opt-in
+    assert not g.relief and not g.photometric().relief  # on by default, off on request
     assert g.hair is False and g.photometric().hair is False  # opt-in
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--keep-hair"])).generate.photometric().hair
     assert not g.photometric().drawn_mouth  # the original's teeth, moved
     assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--drawn-mouth"])).generate.photometric() \
         .drawn_mouth
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
-    assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, False)
+    assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, True)
 
 
 def test_push_pull_fills_holes_and_the_edge_offset_meets_the_frame_around_the_cover():

@@ -103,7 +103,8 @@ def main() -> None:
     ap.add_argument("--variant", choices=["mesh", "dense", "sparse"], default="mesh")
     ap.add_argument("--no-swap", action="store_true", help="the plain dense ablation (own landmarks)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--relief", action="store_true", help="the opt-in relief stage (the hollows shaded)")
+    ap.add_argument("--relief", action=argparse.BooleanOptionalAction, default=True,
+                    help="the relief stage (the hollows shaded; default: on)")
     args = ap.parse_args()
     analyzer = FaceAnalyzer()
     gen = FaceGenerator(GenerateSettings(variant=args.variant, swap=not args.no_swap, seed=args.seed,

@@ -107,7 +107,7 @@ METHODS: list[Method] = [
     ours("generate", "generate"),  # ours (issue 10): textured mesh, identity-safe geometry, photometric stages
     ours("generate-no-relight", "generate", generate={"relight": False}),  # ablations of the stages
     ours("generate-no-colour", "generate", generate={"colour": False}),
-    ours("generate-relief", "generate", generate={"relief": True}),  # opt-in: the hollows shaded
+    ours("generate-no-relief", "generate", generate={"relief": False}),  # the hollows not shaded
     ours("generate-no-grain", "generate", generate={"grain": False}),
     ours("generate-no-temporal", "generate", generate={"temporal": False}),
     ours("generate-dense", "generate", generate={"variant": "dense"}),  # issue 3's 128 px ONNX generator
