@@ -1172,3 +1172,26 @@ def test_relief_shades_the_eye_sockets_and_keeps_the_skins_brightness_and_the_li
     S.measure(q, S.PhotometricSettings(light_side=400))
     u, v = light_direction(light), light_direction(q.sh)
     assert np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v))) < 5.0
+
+
+def test_the_texture_fit_leaves_out_training_faces_with_glasses():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import fit_texture_model as fit
+
+    from streamanon.photometric.features import eye_indices
+
+    res = 160
+    rng = np.random.default_rng(0)
+    plain = np.clip(1.0 + 0.01 * rng.standard_normal((res, res, 1)), 0, 2).repeat(3, -1).astype(np.float32)
+    glasses = plain.copy()
+    uv = U.default_layout().uv
+    for eye in eye_indices():  # a dark rim round each eye, two texels wide
+        contour = uv[eye.contour] * res
+        centre, half = contour.mean(0), np.ptp(contour, 0) / 2
+        cv2.ellipse(glasses, (int(centre[0]), int(centre[1])), (int(1.8 * half[0]), int(3.5 * half[1])), 0, 0, 360,
+                    (0.4, 0.4, 0.4), 2)
+    assert fit.marks_score(plain, res)[0] < fit.MARKED[0]
+    assert fit.marks_score(glasses, res)[0] > fit.MARKED[0]

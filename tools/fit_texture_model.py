@@ -32,6 +32,7 @@ from streamanon.photometric.relight import fit_lighting, shading  # noqa: E402
 from streamanon.photometric.sh import srgb_to_linear  # noqa: E402
 from streamanon.photometric.texture import fit_texture_model  # noqa: E402
 
+MARKED = (3.5, 4.5)  # marks_score's (glasses, forehead mark) above which a training face is left out
 MAX_ANGLE = 20.0  # degrees of yaw or pitch beyond which a face is left out (half its texture is hidden)
 
 
@@ -65,6 +66,33 @@ def delit_texture(rgb: np.ndarray, pts: np.ndarray, res: int) -> tuple[np.ndarra
     return texture, (valid & covered.ravel()).reshape(res, res), colour
 
 
+def marks_score(texture: np.ndarray, res: int) -> tuple[float, float]:
+    """(glasses, forehead mark) of one (res, res, 3) texture: the mean absolute fine detail of its luminance (less
+    its blur over 1.5% of the side) round the eyes, where a pair of glasses' rims lie, and in the middle of the
+    forehead (features.glabella_zone), each over the same on the cheeks. A face with glasses or a tilak scores
+    far above the rest; left in, the PCA kept their rims and stripes, and a sample could show them."""
+    from streamanon.photometric.features import eye_indices, glabella_zone
+
+    lum = texture.mean(-1)
+    fine = np.abs(lum - cv2.GaussianBlur(lum, (0, 0), 0.015 * res))
+    uv = U.default_layout().uv
+    ring = np.zeros((res, res), np.uint8)
+    eyes = np.zeros((res, res), np.uint8)
+    for eye in eye_indices():
+        contour = uv[eye.contour] * res
+        centre, half = contour.mean(0), np.ptp(contour, 0) / 2
+        cv2.ellipse(ring, (int(round(centre[0])), int(round(centre[1]))),
+                    (int(round(2.6 * half[0])), int(round(5.0 * half[1]))), 0, 0, 360, 1, -1)
+        cv2.fillPoly(eyes, [np.round(contour).astype(np.int32)], 1)
+    eyes = cv2.dilate(eyes, np.ones((7, 7), np.uint8))
+    ring = ring.astype(bool) & ~eyes.astype(bool)
+    cheeks = np.zeros((res, res), bool)
+    cheeks[int(0.5 * res):int(0.62 * res), int(0.12 * res):int(0.3 * res)] = True
+    cheeks[int(0.5 * res):int(0.62 * res), int(0.58 * res):int(0.76 * res)] = True
+    base = max(float(fine[cheeks].mean()), 1e-4)
+    return float(fine[ring].mean()) / base, float(fine[glabella_zone(res) > 0.5].mean()) / base
+
+
 def read_face(path: Path, mesh, min_side: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
     """(RGB image, (478, 3) mesh points in pixels, depth scaled like x) of a face image, or None."""
     bgr = cv2.imread(str(path))
@@ -87,6 +115,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ENGINES_DIR / "texture_model.npz")
     ap.add_argument("--report", type=Path, default=None, help="write the fit's numbers as JSON")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-marked", action="store_true",
+                    help="keep the faces whose glasses or forehead marks stand out (default: left out)")
     args = ap.parse_args()
 
     files = sorted(p for d in args.faces for p in d.iterdir() if p.suffix.lower() in (".jpg", ".png"))
@@ -95,7 +125,7 @@ def main() -> int:
     model3d = model_face()
     with silenced_stderr():
         mesh = solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
-    textures, valids, colours, used, seen = [], [], [], [], 0
+    textures, valids, colours, used, seen, dropped = [], [], [], [], 0, 0
     t0 = time.perf_counter()
     for path in files:
         if len(textures) >= args.count:
@@ -112,6 +142,11 @@ def main() -> int:
         out = delit_texture(rgb, pts, args.res)
         if out is None:
             continue
+        if not args.keep_marked:
+            glasses, mark = marks_score(out[0], args.res)
+            if glasses > MARKED[0] or mark > MARKED[1]:
+                dropped += 1
+                continue
         textures.append(out[0])
         valids.append(out[1])
         colours.append(out[2])
@@ -145,7 +180,8 @@ def main() -> int:
         return d.min(1)
 
     held_err = np.abs(model.texture(model.project(x[:holdout])[0]).reshape(-1, 3)[covered] - x[0]).mean()
-    report = {"faces_seen": seen, "faces_used": len(x), "train": len(x) - holdout, "held_out": holdout,
+    report = {"faces_seen": seen, "faces_marked_left_out": dropped, "faces_used": len(x),
+              "train": len(x) - holdout, "held_out": holdout,
               "res": args.res, "k": args.k, "explained_variance": round(float(explained.sum()), 4),
               "nearest_train_from_train_median": round(float(np.median(nearest(train[:500], train, True))), 3),
               "nearest_train_from_held_out_median": round(float(np.median(nearest(held, train))), 3),
