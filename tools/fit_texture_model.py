@@ -13,6 +13,7 @@ textures (nearest training face in PCA space, against the typical distance betwe
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -66,15 +67,13 @@ def delit_texture(rgb: np.ndarray, pts: np.ndarray, res: int) -> tuple[np.ndarra
     return texture, (valid & covered.ravel()).reshape(res, res), colour
 
 
-def marks_score(texture: np.ndarray, res: int) -> tuple[float, float]:
-    """(glasses, forehead mark) of one (res, res, 3) texture: the mean absolute fine detail of its luminance (less
-    its blur over 1.5% of the side) round the eyes, where a pair of glasses' rims lie, and in the middle of the
-    forehead (features.glabella_zone), each over the same on the cheeks. A face with glasses or a tilak scores
-    far above the rest; left in, the PCA kept their rims and stripes, and a sample could show them."""
+@functools.lru_cache(maxsize=2)
+def mark_regions(res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(round the eyes, middle of the forehead, cheeks): (res, res) bool texel masks for ``marks_score``, made
+    once per texture size. Round the eyes: an ellipse 2.6 x 5 half-sizes of each eye opening, less the opening
+    grown by 3 texels, where a pair of glasses' rims lie."""
     from streamanon.photometric.features import eye_indices, glabella_zone
 
-    lum = texture.mean(-1)
-    fine = np.abs(lum - cv2.GaussianBlur(lum, (0, 0), 0.015 * res))
     uv = U.default_layout().uv
     ring = np.zeros((res, res), np.uint8)
     eyes = np.zeros((res, res), np.uint8)
@@ -85,12 +84,22 @@ def marks_score(texture: np.ndarray, res: int) -> tuple[float, float]:
                     (int(round(2.6 * half[0])), int(round(5.0 * half[1]))), 0, 0, 360, 1, -1)
         cv2.fillPoly(eyes, [np.round(contour).astype(np.int32)], 1)
     eyes = cv2.dilate(eyes, np.ones((7, 7), np.uint8))
-    ring = ring.astype(bool) & ~eyes.astype(bool)
     cheeks = np.zeros((res, res), bool)
     cheeks[int(0.5 * res):int(0.62 * res), int(0.12 * res):int(0.3 * res)] = True
     cheeks[int(0.5 * res):int(0.62 * res), int(0.58 * res):int(0.76 * res)] = True
+    return ring.astype(bool) & ~eyes.astype(bool), glabella_zone(res) > 0.5, cheeks
+
+
+def marks_score(texture: np.ndarray, res: int) -> tuple[float, float]:
+    """(glasses, forehead mark) of one (res, res, 3) texture: the mean absolute fine detail of its luminance (less
+    its blur over 1.5% of the side) round the eyes and in the middle of the forehead (``mark_regions``), each over
+    the same on the cheeks. A face with glasses or a marked forehead scores far above the rest; left in, the PCA
+    kept their rims and marks, and a sample could show them."""
+    ring, forehead, cheeks = mark_regions(res)
+    lum = texture.mean(-1)
+    fine = np.abs(lum - cv2.GaussianBlur(lum, (0, 0), 0.015 * res))
     base = max(float(fine[cheeks].mean()), 1e-4)
-    return float(fine[ring].mean()) / base, float(fine[glabella_zone(res) > 0.5].mean()) / base
+    return float(fine[ring].mean()) / base, float(fine[forehead].mean()) / base
 
 
 def read_face(path: Path, mesh, min_side: int = 0) -> tuple[np.ndarray, np.ndarray] | None:

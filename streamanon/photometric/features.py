@@ -553,8 +553,8 @@ def brow_top() -> float:
 
 
 @lru_cache(maxsize=4)
-def glabella_zone(res: int, strength: float = 1.0) -> np.ndarray:
-    """(res, res) float32 weights in texture space: ``strength`` over the middle of the forehead, from its top
+def glabella_zone(res: int) -> np.ndarray:
+    """(res, res) float32 weights in texture space: 1 over the middle of the forehead, from its top
     down to the nose's bridge (landmark 168) and between the inner ends of the brows, fading out over a few
     texels; 0 elsewhere (``texture.calm_albedo`` fills the albedo there from the skin around)."""
     from .uv import default_layout
@@ -567,7 +567,7 @@ def glabella_zone(res: int, strength: float = 1.0) -> np.ndarray:
     soft = 0.05
     across = np.clip((half - np.abs(u - uv[168, 0])) / soft + 0.5, 0, 1)
     down = np.clip((float(uv[168, 1]) - u) / soft + 0.5, 0, 1)
-    return (strength * down[:, None] * across[None, :]).astype(np.float32)
+    return (down[:, None] * across[None, :]).astype(np.float32)
 
 
 def _along(points: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -695,7 +695,8 @@ def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
     maps = extended_uv(p.uv, p.covered, p.cover) * len(textures) - 0.5
     looked = cv2.remap(textures, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     eyes = eye_openings(p.cover.shape, p.target)  # wet and smooth: no skin texture, half the grain
-    texture, noise, marks = (looked[..., k] * p.cover * (1.0 - f * eyes) for k, f in enumerate((1.0, 0.5, 1.0)))
+    bare, half = p.cover * (1.0 - eyes), p.cover * (1.0 - 0.5 * eyes)
+    texture, noise, marks = looked[..., 0] * bare, looked[..., 1] * half, looked[..., 2] * bare
     at = skin_pixels(p.skin)  # the Laplacian is linear: each part's is computed once and added up
 
     def robust(values: np.ndarray) -> float:
