@@ -11,12 +11,20 @@ import numpy as np
 
 # mesh points (MediaPipe indices) that place the beard area in the UV layout
 SUBNASALE, NOSE_TIP, LIP_TOP, MOUTH_CORNERS, EYE_BOTTOMS, CHEEK_SIDES = 2, 1, 0, (61, 291), (145, 374), (234, 454)
+LIP_BOTTOM = 17
 SOFT = 0.06  # width (texture units) of the beard area's soft upper edge
-SHOW = 0.3  # share of the original's darkness drawn as hairs even when the render is already that dark
+# hair grows densest on the upper lip and the chin: there a beard is drawn at full density, on the cheeks and the
+# jaw's sides at CHEEK_DENSITY of it (an even shadow over the whole lower face read as dirt, and a bare upper lip
+# inside a full beard as a missing moustache)
+CHEEK_DENSITY = 0.45
+DENSE_WIDTH = 1.25  # the moustache and the chin's dense part reach this many mouth half-widths from the middle
+SHOW = 0.7  # share of the original's darkness drawn as hairs even when the render is already that dark
 MAX_BEARD = 0.6  # the most the beard area is darkened (a full dark beard)
 GATE = (1.6, 3.5)  # beard-area texture / cheek texture: below the first no hair, above the second surely hair
 TEXTURE_SIDE = 320  # face size in px at which the texture gate looks (stubble is a few px at this size)
-HAIR = 0.22  # the stubble hairs' colour, as a factor on the skin under them
+HAIR = 0.22  # the stubble hairs' colour, as a factor on the skin under them, when the original's is not read
+HAIR_SHARE = 0.3  # the darkest share of the original's beard-area pixels is taken as its hairs
+HAIR_RANGE = (0.1, 0.8)  # the read hair colour, per channel (a blond beard: light; a black one: near black)
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +36,7 @@ def _landmarks() -> dict[str, float]:
     return {"centre": float((left[0] + right[0]) / 2), "mouth": float(abs(right[0] - left[0]) / 2),
             "face": float(abs(uv[CHEEK_SIDES[1], 0] - uv[CHEEK_SIDES[0], 0]) / 2),
             "sub": float(uv[SUBNASALE, 1]), "lip": float(uv[LIP_TOP, 1]), "tip": float(uv[NOSE_TIP, 1]),
+            "lower": float(uv[LIP_BOTTOM, 1]),
             "eye": float(uv[list(EYE_BOTTOMS), 1].mean())}
 
 
@@ -38,9 +47,22 @@ def beard_zone(uv: np.ndarray) -> np.ndarray:
     k = _landmarks()
     u, v = uv[..., 0], uv[..., 1]
     t = np.clip((np.abs(u - k["centre"]) - 1.1 * k["mouth"]) / max(k["face"] - 1.1 * k["mouth"], 1e-3), 0, 1)
-    top = k["sub"] + 0.3 * (k["lip"] - k["sub"])
+    top = k["sub"] + 0.15 * (k["lip"] - k["sub"])
     line = top + t * (k["tip"] - top)
     return np.clip((v - line) / SOFT, 0, 1) * (u >= 0)
+
+
+def beard_density(uv: np.ndarray) -> np.ndarray:
+    """(...,) relative hair density in [CHEEK_DENSITY, 1] at texture coordinates (..., 2): 1 on the upper lip
+    (from just under the nose) and on the chin below the lower lip, within DENSE_WIDTH mouth half-widths of the
+    middle; CHEEK_DENSITY on the cheeks and the jaw's sides; soft in between."""
+    k = _landmarks()
+    u, v = uv[..., 0], uv[..., 1]
+    across = np.clip((DENSE_WIDTH * k["mouth"] - np.abs(u - k["centre"])) / (0.5 * k["mouth"]) + 0.5, 0, 1)
+    moustache = np.clip((v - k["sub"]) / SOFT * 2, 0, 1) * np.clip((k["lip"] + SOFT - v) / SOFT, 0, 1)
+    chin = np.clip((v - k["lower"]) / SOFT + 0.5, 0, 1)
+    dense = across * np.maximum(moustache, chin)
+    return CHEEK_DENSITY + (1.0 - CHEEK_DENSITY) * dense
 
 
 def cheek_zone(uv: np.ndarray, beard: np.ndarray | None = None) -> np.ndarray:
@@ -64,6 +86,22 @@ def beard_darkness(luma: np.ndarray, uv: np.ndarray) -> float:
         return 0.0
     ratio = float(np.mean(luma[beard])) / max(float(np.mean(luma[cheeks])), 1e-6)
     return float(np.clip(1.0 - ratio, 0.0, MAX_BEARD))
+
+
+def hair_colour(colours: np.ndarray, uv: np.ndarray) -> np.ndarray | None:
+    """(3,) the colour of the beard's hairs as a factor on the cheeks' colour, per channel, from (K, 3) sRGB
+    ``colours`` at (K, 2) texture coordinates ``uv``: the mean of the darkest HAIR_SHARE of the beard area's
+    pixels over the cheeks' mean, clipped to HAIR_RANGE (one colour, like the skin's: no beard outline is
+    kept); None when either area has too few pixels. A blond beard drawn black read as dirt."""
+    zone = beard_zone(uv)
+    beard, cheeks = zone > 0.7, cheek_zone(uv, zone)
+    if beard.sum() < 20 or cheeks.sum() < 20:
+        return None
+    area = colours[beard].astype(np.float32)
+    grey = area.mean(-1)
+    hairs = area[grey <= np.quantile(grey, HAIR_SHARE)]
+    ref = np.maximum(colours[cheeks].astype(np.float32).mean(0), 1.0)
+    return np.clip(hairs.mean(0) / ref, *HAIR_RANGE).astype(np.float32)
 
 
 def zone_masks(uv: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,12 +135,14 @@ def stubble(white: np.ndarray) -> np.ndarray:
     return np.clip((strokes - 0.45) / 1.5, 0.0, 1.0).astype(np.float32)
 
 
-def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: float, keep: np.ndarray) -> None:
+def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: float, keep: np.ndarray,
+               colour: np.ndarray | None = None) -> None:
     """Darken the beard area of the (H, W, 3) float image in place towards the hair colour: a shadow of the
     skin plus the track's ``hairs`` (a UV texture from ``stubble``), at the (H, W, 2) texture coordinates ``uv``
     (-1 outside the face), scaled so that the area comes out ``darkness`` darker than the upper cheeks on
     average (what the render's own shading already gives counts; at least SHOW x ``darkness`` is drawn, so that
-    the hairs show). ``keep`` (H, W) float in [0, 1]: where nothing is drawn (the lips)."""
+    the hairs show). ``keep`` (H, W) float in [0, 1]: where nothing is drawn (the lips). ``colour``: (3,) the
+    hairs' colour as a factor on the skin under them (``hair_colour``; None: HAIR)."""
     if darkness <= 0.0:
         return
     area = beard_zone(uv)
@@ -112,7 +152,7 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     res = hairs.shape[0]
     maps = uv * res - 0.5
     dots = cv2.remap(hairs, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    cover = 0.25 + 0.75 * dots
+    cover = (0.1 + 0.9 * dots) * beard_density(uv)
     inside, cheeks = zone > 0.7, cheek_zone(uv, area)
     mean = float(cover[inside].mean()) if inside.any() else 0.5
     luma = image.mean(-1)
@@ -120,5 +160,7 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     if inside.any() and cheeks.any():  # what the render already has of it
         need = 1.0 - (1.0 - darkness) * float(luma[cheeks].mean()) / max(float(luma[inside].mean()), 1e-6)
     amount = float(np.clip(need, SHOW * darkness, MAX_BEARD))
-    alpha = np.clip(zone * cover * amount / ((1.0 - HAIR) * mean), 0.0, 0.95)[..., None]
-    image *= 1.0 - alpha * (1.0 - HAIR)
+    hair = np.full(3, HAIR, np.float32) if colour is None else np.asarray(colour, np.float32)
+    depth = max(1.0 - float(hair.mean()), 0.15)  # how much a hair darkens the skin under it
+    alpha = np.clip(zone * cover * amount / (depth * mean), 0.0, 0.95)[..., None]
+    image *= 1.0 - alpha * (1.0 - hair)

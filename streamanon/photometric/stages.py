@@ -29,7 +29,8 @@ from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
 from . import uv as U
-from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, stubble, texture_gate, zone_masks
+from .beard import (TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, hair_colour, stubble, texture_gate,
+                    zone_masks)
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
@@ -166,6 +167,7 @@ class FacePatch:
     marks: np.ndarray | None = None  # (NOISE_RES, NOISE_RES) the track's sparse skin marks (grain.marks_texture)
     lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
     beard: float = 0.0  # how much darker the original's beard area is than its cheeks (beard.beard_darkness)
+    beard_hair: np.ndarray | None = None  # (3,) its beard hairs' colour / its cheeks' (beard.hair_colour)
     teeth: float | None = None  # how much of the original's mouth opening shows teeth (teeth_shown), 0..1;
     # None: not read (a closed mouth), drawn as fully shown
     teeth_light: float | None = None  # the original's teeth's grey over its skin's (teeth_reading); None: not read
@@ -233,6 +235,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     p.beard = beard_darkness(colours.astype(np.float32) @ LUMA.astype(np.float32), uv)  # sRGB grey, as drawn
     if p.beard > 0.0:
         p.beard *= _beard_gate(p, raster.pixels[on_skin], uv, small.shape[:2])
+    p.beard_hair = hair_colour(colours, uv) if p.beard > 0.0 else None
     if p.beard > 0.0 and (shaven := beard_zone(uv) < BEARD_FREE).sum() >= 50:
         colours, uv, normals = colours[shaven], uv[shaven], normals[shaven]  # a beard gave a dark, dirty colour
     skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
@@ -361,7 +364,7 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light, p.brows, p.lids))
+                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.beard_hair))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
@@ -369,7 +372,7 @@ def reuse(p: FacePatch, state: TrackState) -> None:
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
     p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
-    p.lids = state.lids
+    p.lids, p.beard_hair = state.lids, state.beard_hair
 
 
 def step(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -615,7 +618,7 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
                      cv2.LINE_AA, shift=4)
         keep = cv2.GaussianBlur(keep.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.006 * p.size))
         hairs = hairs if hairs is not None else stubble(white_texture(p.track_id, p.noise.shape[0]))
-        draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1))
+        draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1), p.beard_hair)
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
     darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
     draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest),
