@@ -844,6 +844,26 @@ def test_single_lashes_grow_above_the_upper_lid_of_wide_eyes_only(model3d):
     assert width < LASH_MIN_WIDTH and gain == 0.0  # a small eye gets the line only
 
 
+def test_the_lash_line_lies_on_the_lid_above_the_opening_not_over_the_eye(model3d):
+    from streamanon.photometric.features import draw_eyes, eye_indices, lid_margin
+
+    line = np.stack([np.linspace(0, 20, 11), np.zeros(11)], 1)
+    moved = lid_margin(line, np.array([0.0, -1.0]), 3.0)
+    assert np.allclose(moved[[0, -1]], line[[0, -1]], atol=1e-6) and np.isclose(moved[5, 1], -3.0)  # corners stay
+    pts = face_points(model3d, size=600.0, offset=120.0)
+    image = np.full((840, 840, 3), 0.6, np.float32)
+    draw_eyes(image, pts, np.array([0.3, 0.2, 0.1], np.float32), 1.0)
+    for eye in eye_indices():
+        c = pts[eye.contour, :2]
+        inside = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(c).astype(np.int32)], 1)
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)
+        ring = np.hypot(*(np.mgrid[0:840, 0:840][::-1] - pts[eye.centre, :2, None, None]))
+        radius = float(np.linalg.norm(pts[eye.ring, :2] - pts[eye.centre, :2], axis=1).mean())
+        white = inside & (ring > 1.1 * radius)  # the opening beside the iris: sclera, not the lash line
+        assert (image[white].mean(-1) < 0.2).mean() < 0.05
+
+
 def test_beyond_the_face_the_cover_shows_hair_as_hair_and_skin_as_the_render():
     """The band between the new face and the cover's edge: where the frame is hair, its strands stay visible
     (softened a little, not a 96 px smear); where it is skin, the render's colours continue."""

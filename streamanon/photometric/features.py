@@ -18,9 +18,10 @@ from .warp import warp_region
 
 _fm = solutions.face_mesh
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
-# iris colours (sRGB, 0-1) and how often each is drawn: dark brown, brown, hazel, green-grey, grey-blue, blue
+# iris colours (sRGB, 0-1) and how often each is drawn: dark brown, brown, hazel, green-grey, grey-blue, blue (a
+# light eye in a photograph is a greyish blue: a saturated one glowed like a doll's)
 IRIS_PALETTE = np.array([[0.20, 0.12, 0.08], [0.33, 0.20, 0.11], [0.42, 0.32, 0.18], [0.36, 0.40, 0.30],
-                         [0.38, 0.45, 0.52], [0.27, 0.40, 0.58]], np.float32)
+                         [0.40, 0.46, 0.50], [0.33, 0.43, 0.54]], np.float32)
 IRIS_WEIGHTS = np.array([0.35, 0.25, 0.12, 0.08, 0.10, 0.10])
 DARK_SKIN = (48.0, 62.0)  # CIELAB L* of the skin: from light (the second) to dark (the first): brown eyes, dark brows
 LASHES = 30  # upper lashes per eye
@@ -34,6 +35,9 @@ LIP_SHADOW = 0.14  # the lower lip's shadow on the chin
 LIP_SHEEN = 0.08  # the lower lip's sheen (added, x the lip's brightness)
 OUTER_LINE = 1.2  # the upper lash line's outer part, x its thickness (1.6 drew a winged liner)
 LOWER_LID = 30  # the lower lid's line (0-255 of the upper's): a dark ring round the eye read as eyeliner
+# the upper lash line is drawn this share of its thickness above the opening's contour: centred on it, half of it
+# covered the eye (small eyes)
+LINE_OUTSIDE = 0.5
 PUPIL_RING = 0.1  # the lighter ring round the pupil (a strong one made a target of a brown eye)
 LID_SHADOW = 0.4  # the upper lid's shadow: the top of the opening at this share of the light, full at 70% down
 GAZE_REACH = (0.22, 0.2)  # the iris centre lies within this share of the eye's width (along) and height (across)
@@ -254,6 +258,7 @@ def draw_eyes(image: np.ndarray, points: np.ndarray, iris: np.ndarray, light: fl
         upper, lower = _eye_arcs(c)
         if abs(upper[0, 0] - (points[168, 0] - origin[0])) < abs(upper[-1, 0] - (points[168, 0] - origin[0])):
             upper = upper[::-1]  # from the outer corner
+        upper = lid_margin(upper, up, LINE_OUTSIDE * thick)
         outer = upper[:max(2, len(upper) * 3 // 5)]
         lash = np.zeros(sub.shape[:2], np.uint8)
         cv2.polylines(lash, [np.round(upper * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
@@ -313,6 +318,14 @@ def gaze_centre(contour: np.ndarray, centre: np.ndarray) -> np.ndarray:
     height = max(float(np.ptp(contour @ normal)), 1e-6)
     across = float(np.clip(d @ normal, -GAZE_REACH[1] * height, GAZE_REACH[1] * height))
     return middle + along * axis + across * normal
+
+
+def lid_margin(upper: np.ndarray, up: np.ndarray, shift: float) -> np.ndarray:
+    """The (K, 2) upper lid line ``upper`` moved ``shift`` px along the face's (2,) unit ``up``, fully in the
+    middle and not at the corners (where it meets the lower lid)."""
+    seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
+    arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
+    return upper + (shift * np.sqrt(np.sin(np.pi * arc)))[:, None] * up[None]
 
 
 def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndarray) -> np.ndarray:

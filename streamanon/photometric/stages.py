@@ -29,8 +29,7 @@ from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
 from . import uv as U
-from .beard import (TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, hair_colour, stubble, texture_gate,
-                    zone_masks)
+from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, hair_colour, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
 from .colour import LabStats, lab_stats, skin_distance, to_lab_fast, transfer, typical
 from .features import (
