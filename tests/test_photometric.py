@@ -732,6 +732,19 @@ def test_a_beard_is_drawn_densest_on_the_upper_lip_and_chin_in_the_colour_of_its
     image = np.full((200, 200, 3), 0.6, np.float32)
     B.draw_beard(image, grid, hairs, 0.2, np.zeros((200, 200), np.float32))
     assert image[dense].mean() < image[sparse].mean() - 0.03  # the moustache and chin darker than the cheeks
+    # a render whose lower face is already as dark as the original's beard area (its own shadow): a full beard's
+    # hairs are drawn all the same and the area lifted back to that darkness; a weak reading draws nothing
+    shadowed = np.where(zone.reshape(200, 200, 1), 0.42, 0.6).astype(np.float32) * np.ones(3, np.float32)
+    cheeks = B.cheek_zone(grid)
+    inside = B.beard_zone(grid, B.DRAW_TOP) > 0.7
+    for darkness, drawn in ((0.3, True), (0.08, False)):
+        image = shadowed.copy()
+        B.draw_beard(image, grid, hairs, darkness, np.zeros((200, 200), np.float32))
+        assert (image[inside, 0].std() > 0.03) == drawn
+        if drawn:
+            assert 1 - image[inside].mean() / image[cheeks].mean() == pytest.approx(darkness, abs=0.04)
+        else:
+            assert np.array_equal(image, shadowed)
 
 
 def test_face_specks_are_removed_and_the_edge_is_not_darkened():
@@ -890,6 +903,30 @@ def test_beyond_the_face_the_cover_shows_hair_as_hair_and_skin_as_the_render():
     assert strands(base.mean(-1)) > 0.5 * strands(original.mean(-1).astype(np.float32) / 255.0)
     band_skin = (xx > 200) & (r > 110) & (r < 140) & (np.abs(yy - 200) < 40)
     assert np.abs(base[band_skin] - 0.6).max() < 0.15  # the render's colours continue over the skin
+
+
+def test_a_large_face_is_no_busier_than_the_original_at_a_viewers_size(model3d):
+    """A noisy photo's pixel-level detail is matched with the track's skin texture and grain, which are coarser
+    than a pixel on a large face: at a viewer's size (VIEW_SIDE) the new skin may not carry more detail than the
+    original's there (it showed as sand)."""
+    pts = face_points(model3d, size=700, offset=100)
+    rgb = np.full((900, 900, 3), 150, np.uint8)
+    albedo = np.full((64, 64, 3), 1.0, np.float32)
+
+    def grained(view: float | None) -> tuple[float, float]:
+        p = S.make_patch(rgb, pts, pts, model3d, 1, albedo, noise_texture(np.random.default_rng(0)))
+        S.render(p, np.array([0.6, 0.45, 0.4], np.float32))
+        S.upscale(p)
+        p.detail, p.view = 600.0, view  # strong pixel-level noise in the original
+        S.grain(p)
+        grey = cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0
+        return S.view_level(grey, p.skin, p.size), grey_texture_variance(grey, p.skin)
+
+    free_view, free_full = grained(None)
+    capped_view, capped_full = grained(4.0)
+    assert free_view > 3 * 4.0  # matched at full size only, the skin is busy at the viewer's size
+    assert capped_view < 1.5 * 4.0 and capped_full < free_full
+    assert S.view_level(np.zeros((200, 200), np.float32), np.ones((200, 200), bool), 200.0) is None  # small face
 
 
 def test_skin_marks_bring_the_heavy_tail_of_the_skin_detail_up_to_a_capped_target_on_the_skin_only(model3d):

@@ -17,8 +17,14 @@ SOFT = 0.06  # width (texture units) of the beard area's soft upper edge
 # jaw's sides at CHEEK_DENSITY of it (an even shadow over the whole lower face read as dirt, and a bare upper lip
 # inside a full beard as a missing moustache)
 CHEEK_DENSITY = 0.45
+DRAW_TOP = 0.15  # ``beard_zone``'s top for drawing
 DENSE_WIDTH = 1.25  # the moustache and the chin's dense part reach this many mouth half-widths from the middle
-SHOW = 0.7  # share of the original's darkness drawn as hairs even when the render is already that dark
+# share of the original's darkness drawn as hairs even when the render is already that dark (the area is then lifted
+# so that it is no darker than the original's on average: a darker lower face read as light from above)
+SHOW = 0.7
+# ... for a beard read this dark (the second) or more; none under the first (a shadowed jaw and a soft texture gate
+# drew stubble on a woman's chin)
+SHOW_FROM = (0.1, 0.25)
 MAX_BEARD = 0.6  # the most the beard area is darkened (a full dark beard)
 GATE = (1.6, 3.5)  # beard-area texture / cheek texture: below the first no hair, above the second surely hair
 TEXTURE_SIDE = 320  # face size in px at which the texture gate looks (stubble is a few px at this size)
@@ -40,15 +46,17 @@ def _landmarks() -> dict[str, float]:
             "eye": float(uv[list(EYE_BOTTOMS), 1].mean())}
 
 
-def beard_zone(uv: np.ndarray) -> np.ndarray:
+def beard_zone(uv: np.ndarray, top: float = 0.3) -> np.ndarray:
     """(...,) weight in [0, 1] of texture coordinates (..., 2) in the beard area: the upper lip below the nose,
     the chin and the jaw, and the cheeks up to a line that rises from the mouth corners towards the sideburns
-    (between the eyes' and the nose tip's height at the face's sides)."""
+    (between the eyes' and the nose tip's height at the face's sides). ``top``: where on the upper lip (0 under
+    the nose, 1 at the lip) the area's soft upper edge starts: the measured area leaves the nose's shadow out,
+    the drawn one (DRAW_TOP) reaches higher, as a moustache does."""
     k = _landmarks()
     u, v = uv[..., 0], uv[..., 1]
     t = np.clip((np.abs(u - k["centre"]) - 1.1 * k["mouth"]) / max(k["face"] - 1.1 * k["mouth"], 1e-3), 0, 1)
-    top = k["sub"] + 0.15 * (k["lip"] - k["sub"])
-    line = top + t * (k["tip"] - top)
+    start = k["sub"] + top * (k["lip"] - k["sub"])
+    line = start + t * (k["tip"] - start)
     return np.clip((v - line) / SOFT, 0, 1) * (u >= 0)
 
 
@@ -145,7 +153,7 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     hairs' colour as a factor on the skin under them (``hair_colour``; None: HAIR)."""
     if darkness <= 0.0:
         return
-    area = beard_zone(uv)
+    area = beard_zone(uv, DRAW_TOP)
     zone = area * (1.0 - keep)
     if not zone.any():
         return
@@ -153,14 +161,20 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     maps = uv * res - 0.5
     dots = cv2.remap(hairs, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     cover = (0.1 + 0.9 * dots) * beard_density(uv)
-    inside, cheeks = zone > 0.7, cheek_zone(uv, area)
+    inside, cheeks = zone > 0.7, cheek_zone(uv, beard_zone(uv))
     mean = float(cover[inside].mean()) if inside.any() else 0.5
     luma = image.mean(-1)
     need = darkness
     if inside.any() and cheeks.any():  # what the render already has of it
         need = 1.0 - (1.0 - darkness) * float(luma[cheeks].mean()) / max(float(luma[inside].mean()), 1e-6)
-    amount = float(np.clip(need, SHOW * darkness, MAX_BEARD))
+    show = SHOW * float(np.clip((darkness - SHOW_FROM[0]) / (SHOW_FROM[1] - SHOW_FROM[0]), 0.0, 1.0))
+    amount = float(np.clip(need, show * darkness, MAX_BEARD))
     hair = np.full(3, HAIR, np.float32) if colour is None else np.asarray(colour, np.float32)
     depth = max(1.0 - float(hair.mean()), 0.15)  # how much a hair darkens the skin under it
     alpha = np.clip(zone * cover * amount / (depth * mean), 0.0, 0.95)[..., None]
     image *= 1.0 - alpha * (1.0 - hair)
+    if inside.any() and cheeks.any() and amount > max(need, 0.0):  # hairs for the render's shadow: the area is
+        ratio = float(image[inside].mean()) / max(float(image[cheeks].mean()), 1e-6)  # lifted to the original's
+        gain = (1.0 - darkness) / max(ratio, 1e-6)
+        if gain > 1.0:
+            image *= (1.0 + (min(gain, 1.0 + MAX_BEARD) - 1.0) * zone)[..., None]
