@@ -192,6 +192,29 @@ def test_eyes_follow_the_new_iris_landmarks_and_an_open_mouth_shows_teeth(model3
     assert np.abs(closed - 0.5).max() < 0.5
 
 
+def test_the_originals_mouth_moved_into_a_wider_opening_has_dark_corners_not_pale_wedges(model3d):
+    from streamanon.photometric.features import draw_mouth, mouth_arcs
+
+    pts = face_points(model3d, size=600)
+    lower = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened = pts.copy()
+    opened[lower, 1] += 40
+    wider = opened.copy()
+    mid = opened[[61, 291], 0].mean()
+    wider[:, 0] = mid + 1.3 * (opened[:, 0] - mid)  # the new mouth is wider than the original's
+    original = np.full((600, 600, 3), 0.9, np.float32)  # pale inside (teeth, lip corners)
+    mouth = np.full((600, 600, 3), 0.5, np.float32)
+    draw_mouth(mouth, wider, 300.0, 1.0, source=(original, opened))
+    upper, low = mouth_arcs()
+    left, right = wider[upper[0], :2], wider[upper[-1], :2]
+    middle = wider[[13, 14], :2].mean(0)
+    for corner in (left, right):
+        x, y = np.round(corner + 0.1 * (middle - corner)).astype(int)
+        assert mouth[y, x].max() < 0.35  # in the corner's shadow
+    x, y = np.round(middle).astype(int)
+    assert mouth[y, x].mean() > 0.8  # the middle shows the original's opening
+
+
 def test_srgb_round_trip():
     x = np.arange(256, dtype=np.uint8)
     assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01

@@ -406,6 +406,7 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         ring = [loop.mean(0) + 1.6 * (loop - loop.mean(0)) for loop in (new, old)]
         inside = warp_region(original, np.r_[new, ring[0]], np.r_[old, ring[1]], sub.shape[:2], origin)
         inside = inside.astype(np.float32) / 255.0 if inside.dtype == np.uint8 else inside.astype(np.float32)
+        _over(inside, MOUTH_DARK * light, corner_shadow(sub.shape[:2], top[0], top[-1]))
         _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
         return
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
@@ -427,6 +428,23 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
 
 
 MOUTH_DARK = np.array([0.17, 0.07, 0.07], np.float32)  # the mouth's interior, under full light
+# the opening's corners are in shadow (the cheeks' inside): fully (CORNER_DARK) up to the first share of its
+# half-width from each corner, fading out by the second. The original's opening moved onto a wider new one brought
+# its lip corners and side teeth in as pale wedges
+CORNER_REACH = (0.2, 0.5)
+CORNER_DARK = 0.9
+
+
+def corner_shadow(shape: tuple[int, int], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """(H, W) float weight of the mouth's corner shadow (CORNER_REACH, CORNER_DARK) of an opening with the (2,)
+    corner points ``left`` and ``right`` (pixels of the image of ``shape``)."""
+    axis = np.asarray(right, np.float32) - np.asarray(left, np.float32)
+    length = max(float(axis @ axis), 1e-6)
+    gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    t = ((gx - left[0]) * axis[0] + (gy - left[1]) * axis[1]) / length  # 0 at the left corner, 1 at the right
+    edge = 2.0 * np.minimum(t, 1.0 - t)  # 0 at a corner, 1 in the middle
+    return (CORNER_DARK * (1.0 - smoothstep((edge - CORNER_REACH[0]) / (CORNER_REACH[1] - CORNER_REACH[0])))
+            ).astype(np.float32)
 TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under full light
 TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
 TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
