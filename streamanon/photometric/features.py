@@ -325,7 +325,7 @@ def lid_margin(upper: np.ndarray, up: np.ndarray, shift: float) -> np.ndarray:
     middle and not at the corners (where it meets the lower lid)."""
     seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
     arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
-    return upper + (shift * np.sqrt(np.sin(np.pi * arc)))[:, None] * up[None]
+    return upper + (shift * np.sqrt(np.clip(np.sin(np.pi * arc), 0.0, 1.0)))[:, None] * up[None]
 
 
 def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndarray) -> np.ndarray:
