@@ -85,12 +85,11 @@ CORE_FLOOR = (5.0, 1.5, 1.5)
 BEARD_FREE = 0.3  # beard-area weight below which a bearded face's pixels give its skin colour
 CULL = 0.2  # triangles whose normal's z is above this face away (folded over): left out
 MAX_GRAIN = 6.0  # skin detail amplitude cap (0-255): a bearded original's detail is not to be matched with noise
-# a viewer sees a face at about this size (a portrait, the blind test's 256 px crop): the skin texture and grain
-# may not make the skin busier at this size than the original's. Matched at full size only, a noisy or sharp photo's
-# pixel-level detail was answered with texel-sized orange peel, which showed as sand at any size
-VIEW_SIDE = 256
 ROBUST_SAMPLE = 6000  # the grain stage's robust levels are medians of about this many skin pixels
 GRAIN_SEED = 7  # the white grain textures' seed (with the track id)
+# the skin texture's depth cap (0-255): its orange peel and mottling are coarser than a pixel on a large face, and
+# at MAX_GRAIN (a noisy photo's level) they showed as sand over the face at any viewing size
+MAX_TEXTURE = 2.5
 SKIN_TEXTURE = 0.5  # the track's skin texture brings the skin's robust detail level to this share of the original's
 MAX_TAIL = 3.0  # the marks' target: the original's plain Laplacian variance, at most this times its robust one
 #                 (hair, a beard or glasses over the skin make the rest; clean skin has 1.2-2.5, pores 3-5)
@@ -166,7 +165,6 @@ class FacePatch:
     sh: np.ndarray = field(default_factory=lambda: FLAT.copy())
     lab: LabStats | None = None
     detail: float = 0.0  # the original skin's robust variance of the Laplacian (grain.grey_texture_variance)
-    view: float | None = None  # the same with the face at VIEW_SIDE px (None: the face is not larger than that)
     tail: float = 0.0  # its plain variance of the Laplacian (pores, creases, edges, hair: the heavy tail)
     marks: np.ndarray | None = None  # (NOISE_RES, NOISE_RES) the track's sparse skin marks (grain.marks_texture)
     lips: np.ndarray | None = None  # (3,) the original's lip colour / skin colour (sRGB); None: the look's tint
@@ -260,7 +258,6 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
         skin_mask &= ~beard_px  # a beard's hairs are no skin texture: matched with noise they were sand
     grey = cv2.cvtColor(p.original, cv2.COLOR_RGB2GRAY)
     p.detail, p.tail = texture_levels(grey, skin_mask)
-    p.view = view_level(grey.astype(np.float32), skin_mask, p.size)
 
 
 def skin_core(uv: np.ndarray) -> np.ndarray:
@@ -378,7 +375,7 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.beard_hair, p.view))
+                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.beard_hair))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
@@ -386,7 +383,7 @@ def reuse(p: FacePatch, state: TrackState) -> None:
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
     p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
-    p.lids, p.beard_hair, p.view = state.lids, state.beard_hair, state.view
+    p.lids, p.beard_hair = state.lids, state.beard_hair
 
 
 def step(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -721,7 +718,7 @@ def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
 
     g = laplacian_at(cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0, at)
     t = laplacian_at(texture, at)
-    skin_depth = min(grain_amount(SKIN_TEXTURE * p.detail, robust(g), robust(t)), MAX_GRAIN)
+    skin_depth = min(grain_amount(SKIN_TEXTURE * p.detail, robust(g), robust(t)), MAX_TEXTURE)
     g = g + skin_depth * t
     n = laplacian_at(noise, at)
     noise_level = robust(n)
@@ -744,45 +741,12 @@ def grain(p: FacePatch, textures: np.ndarray | None = None) -> None:
             break
         grained = g + amount * n
         depth = min(grain_amount(want, float(grained.var()) if grained.size else 0.0, marks_level), MAX_MARK)
-    if p.view is not None and p.size > VIEW_SIDE:  # at a viewer's size, no busier than the original
-        skin_depth, amount = viewed_amounts(p, texture, noise, skin_depth, amount)
     grey = texture * (skin_depth / 255.0) + noise * (amount / 255.0)
     if not marked:
         p.render = cv2.add(p.render, cv2.merge([grey] * 3))
         return
     tint = MARK_TINT * (depth / 255.0 / float(LUMA @ MARK_TINT))
     p.render = cv2.add(p.render, cv2.merge([cv2.scaleAdd(marks, float(t), grey) for t in tint]))
-
-
-def view_level(grey: np.ndarray, mask: np.ndarray, size: float) -> float | None:
-    """The robust detail level (grain.grey_texture_variance) of a grey image (0-255) inside ``mask`` with the
-    face of ``size`` px shrunk to VIEW_SIDE px; None when the face is not larger than that."""
-    if size <= VIEW_SIDE:
-        return None
-    f = VIEW_SIDE / size
-    h, w = grey.shape[:2]
-    dsize = (max(1, round(w * f)), max(1, round(h * f)))
-    small = cv2.resize(mask.astype(np.uint8), dsize, interpolation=cv2.INTER_AREA) > 0
-    return robust_variance(laplacian_at(shrink(grey, dsize), skin_pixels(small)), ROBUST_SAMPLE)
-
-
-def viewed_amounts(p: FacePatch, texture: np.ndarray, noise: np.ndarray, skin_depth: float, amount: float
-                   ) -> tuple[float, float]:
-    """(skin texture depth, grain amount), each lowered where needed so that, with the face at VIEW_SIDE px, the
-    render's skin with them has at most the original's robust detail level there (``p.view``)."""
-    f = VIEW_SIDE / p.size
-    h, w = p.render.shape[:2]
-    dsize = (max(1, round(w * f)), max(1, round(h * f)))
-    at = skin_pixels(cv2.resize(p.skin.astype(np.uint8), dsize, interpolation=cv2.INTER_AREA) > 0)
-
-    def level(img: np.ndarray) -> np.ndarray:
-        return laplacian_at(shrink(img, dsize), at)
-
-    g = level(cv2.cvtColor(p.render, cv2.COLOR_RGB2GRAY) * 255.0)
-    t, n = level(texture), level(noise)
-    skin_depth = min(skin_depth, grain_amount(p.view, robust_variance(g), robust_variance(t)))
-    g = g + skin_depth * t
-    return skin_depth, min(amount, grain_amount(p.view, robust_variance(g), robust_variance(n)))
 
 
 def grain_textures(noise: np.ndarray, white: np.ndarray, marks: np.ndarray | None) -> np.ndarray:

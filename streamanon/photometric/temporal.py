@@ -58,7 +58,6 @@ class TrackState:
     lab_mean: np.ndarray | None = None
     lab_std: np.ndarray | None = None
     grain: float | None = None
-    view: float | None = None  # the original skin's robust detail level with the face at VIEW_SIDE px (grain stage)
     correction: np.ndarray | None = None  # low-pass of the refinement's correction, in its aligned crop
     lips: np.ndarray | None = None  # the original's lip colour as a factor on its skin colour (sRGB)
     beard: float | None = None  # how much darker the original's beard area is than its cheeks
@@ -97,13 +96,12 @@ class TemporalStore:
                lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
                teeth: float | None = None, skin_rgb: np.ndarray | None = None,
                teeth_light: float | None = None, brows: float | None = None,
-               lids: float | None = None, beard_hair: np.ndarray | None = None,
-               view: float | None = None) -> TrackState:
+               lids: float | None = None, beard_hair: np.ndarray | None = None) -> TrackState:
         """The track's state after this frame's measurements: they become the values it approaches (a lip colour
         or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
         fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
-                     skin_rgb=skin_rgb, brows=brows, lids=lids, beard_hair=beard_hair, view=view)
+                     skin_rgb=skin_rgb, brows=brows, lids=lids, beard_hair=beard_hair)
         s.raw.update({k: v for k, v in fresh.items() if v is not None})
         self.teeth(track_id, teeth, teeth_light)
         return self.advance(track_id)
