@@ -231,7 +231,7 @@ def test_each_eye_gets_a_catchlight_large_enough_to_see_in_a_portrait(model3d):
         radius = float(np.linalg.norm(pts[eye.ring] - pts[eye.centre], axis=1).mean())
         near = np.hypot(*(np.mgrid[0:1000, 0:1000][::-1] - pts[eye.centre, :, None, None])) < radius
         bright = (image[near].min(-1) > 0.8).sum()
-        assert bright > 0.8 * np.pi * (0.18 * radius) ** 2  # a spot of about a fifth of the iris radius
+        assert bright > 0.5 * np.pi * (0.18 * radius) ** 2  # a spot of about a fifth of the iris's radius
 
 
 def test_srgb_round_trip():
