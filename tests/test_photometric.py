@@ -221,19 +221,6 @@ def test_the_originals_mouth_moved_into_a_wider_opening_has_dark_corners_not_pal
     assert mouth[y, x].mean() > 0.8  # the middle shows the original's opening
 
 
-def test_each_eye_gets_a_catchlight_large_enough_to_see_in_a_portrait(model3d):
-    from streamanon.photometric.features import draw_catchlights, eye_indices
-
-    pts = face_points(model3d, size=900, offset=50)
-    image = np.full((1000, 1000, 3), 0.4, np.float32)
-    draw_catchlights(image, pts, 1.0)
-    for eye in eye_indices():
-        radius = float(np.linalg.norm(pts[eye.ring] - pts[eye.centre], axis=1).mean())
-        near = np.hypot(*(np.mgrid[0:1000, 0:1000][::-1] - pts[eye.centre, :, None, None])) < radius
-        bright = (image[near].min(-1) > 0.8).sum()
-        assert bright > 0.5 * np.pi * (0.18 * radius) ** 2  # a spot of about a fifth of the iris's radius
-
-
 def test_srgb_round_trip():
     x = np.arange(256, dtype=np.uint8)
     assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01

@@ -38,9 +38,6 @@ LOWER_LID = 30  # the lower lid's line (0-255 of the upper's): a dark ring round
 # the upper lash line is drawn this share of its thickness above the opening's contour: centred on it, half of it
 # covered the eye (small eyes)
 LINE_OUTSIDE = 0.5
-# the catchlight's radius, share of the iris's: at 0.14 it was under a pixel at the blind test's size, and fresh
-# viewers called the eyes dull, with no catchlights (14 of 16 pairs)
-CATCHLIGHT = 0.2
 PUPIL_RING = 0.1  # the lighter ring round the pupil (a strong one made a target of a brown eye)
 LID_SHADOW = 0.4  # the upper lid's shadow: the top of the opening at this share of the light, full at 70% down
 GAZE_REACH = (0.22, 0.2)  # the iris centre lies within this share of the eye's width (along) and height (across)
@@ -285,7 +282,7 @@ def _catchlight(shape: tuple[int, int], centre: np.ndarray, radius: float, light
     """(colour (3,), alpha (H, W)) of the light's reflection on an iris of ``radius`` px at ``centre``."""
     spot = centre + np.array([-0.3, -0.35]) * radius
     return (np.array([0.97, 0.97, 0.97], np.float32) * min(max(light, 0.8), 1.0),
-            0.95 * _disk(shape, spot, CATCHLIGHT * radius))
+            0.85 * _disk(shape, spot, 0.14 * radius))
 
 
 def draw_catchlights(image: np.ndarray, points: np.ndarray, light: float) -> None:
