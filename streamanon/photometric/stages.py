@@ -74,8 +74,10 @@ SHADE_FLOOR = 0.35
 # under the surface around it, in face widths: relight.cavity). The first-order light alone leaves the eye sockets,
 # the folds round the nose and the mouth corners as bright as the cheeks: a flat face, a formless nose. Rank-1 on
 # the 68 CelebA-HQ faces, seeds 0-2: 9 of 204 -> 13 at 25 and 11 at 15 when it came (opt-in then); with the brows,
-# lips and albedo of 2026-12-05, 7 of 204 without it and 8 with it (our bound: 5%), so it is on
-HOLLOWS = 25.0
+# lips and albedo of 2026-12-05, 7 of 204 without it and 8 with it (our bound: 5%), so it is on. At 18 instead of 25
+# (twelfth session): lp_d11's flicker 1.146 -> 1.134 (bound 1.15; the hollows move with a child's blinks), light
+# 6.15-6.58 -> 6.05-6.57 deg, skin CIEDE2000 2.22-2.28 -> 2.13-2.18, rank-1 7 -> 8 of 204
+HOLLOWS = 18.0
 # the skin colour's core region (skin_core): inset (u, v) in texture coordinates from the lids, mouth corners
 # and face sides, and the fewest of its pixels that give the median and spread (fewer: all skin pixels do)
 CORE_INSET, MIN_CORE = (0.1, 0.03), 30
