@@ -445,6 +445,8 @@ def corner_shadow(shape: tuple[int, int], left: np.ndarray, right: np.ndarray) -
     edge = 2.0 * np.minimum(t, 1.0 - t)  # 0 at a corner, 1 in the middle
     return (CORNER_DARK * (1.0 - smoothstep((edge - CORNER_REACH[0]) / (CORNER_REACH[1] - CORNER_REACH[0])))
             ).astype(np.float32)
+
+
 TONGUE = np.array([0.78, 0.42, 0.42], np.float32)  # the tongue's top, under full light
 TONGUE_FROM = 0.04  # the tongue shows from this inner-lip gap (share of the face), fully at twice it
 TEETH_DEPTH = 0.055  # the upper teeth show at most this share of the face (an incisor is about 5% of a face)
