@@ -83,13 +83,19 @@ def cheek_zone(uv: np.ndarray, beard: np.ndarray | None = None) -> np.ndarray:
         (beard == 0) & (u >= 0)
 
 
+def areas(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(beard, cheeks) bool masks of texture coordinates (..., 2): the measured beard area (``beard_zone`` over
+    0.7) and its reference, the upper cheeks."""
+    zone = beard_zone(uv)
+    return zone > 0.7, cheek_zone(uv, zone)
+
+
 def beard_darkness(luma: np.ndarray, uv: np.ndarray) -> float:
     """How much darker the beard area is than the upper cheeks in the image, from (K,) luminance at (K, 2)
     texture coordinates: 1 - mean(beard) / mean(cheeks), clipped to [0, MAX_BEARD]; 0 when either area has
     too few pixels. Light from above darkens a shaven chin too: ``draw_beard`` adds only what the render
     lacks of it."""
-    zone = beard_zone(uv)
-    beard, cheeks = zone > 0.7, cheek_zone(uv, zone)
+    beard, cheeks = areas(uv)
     if beard.sum() < 20 or cheeks.sum() < 20:
         return 0.0
     ratio = float(np.mean(luma[beard])) / max(float(np.mean(luma[cheeks])), 1e-6)
@@ -101,8 +107,7 @@ def hair_colour(colours: np.ndarray, uv: np.ndarray) -> np.ndarray | None:
     ``colours`` at (K, 2) texture coordinates ``uv``: the mean of the darkest HAIR_SHARE of the beard area's
     pixels over the cheeks' mean, clipped to HAIR_RANGE (one colour, like the skin's: no beard outline is
     kept); None when either area has too few pixels. A blond beard drawn black read as dirt."""
-    zone = beard_zone(uv)
-    beard, cheeks = zone > 0.7, cheek_zone(uv, zone)
+    beard, cheeks = areas(uv)
     if beard.sum() < 20 or cheeks.sum() < 20:
         return None
     area = colours[beard].astype(np.float32)
@@ -116,9 +121,9 @@ def zone_masks(uv: np.ndarray, pixels: np.ndarray, shape: tuple[int, int]) -> tu
     """(beard, cheeks) (H, W) uint8 masks of an image of ``shape`` whose flat ``pixels`` have the (K, 2)
     texture coordinates ``uv``."""
     beard, cheeks = np.zeros(shape[0] * shape[1], np.uint8), np.zeros(shape[0] * shape[1], np.uint8)
-    zone = beard_zone(uv)
-    beard[pixels[zone > 0.7]] = 1
-    cheeks[pixels[cheek_zone(uv, zone)]] = 1
+    inside, upper = areas(uv)
+    beard[pixels[inside]] = 1
+    cheeks[pixels[upper]] = 1
     return beard.reshape(shape), cheeks.reshape(shape)
 
 

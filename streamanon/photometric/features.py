@@ -320,11 +320,16 @@ def gaze_centre(contour: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return middle + along * axis + across * normal
 
 
+def arc_fractions(points: np.ndarray) -> np.ndarray:
+    """(N,) arc length from the start of the (N, 2) polyline to each point, as a share of its whole length."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    return np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-9)
+
+
 def lid_margin(upper: np.ndarray, up: np.ndarray, shift: float) -> np.ndarray:
     """The (K, 2) upper lid line ``upper`` moved ``shift`` px along the face's (2,) unit ``up``, fully in the
     middle and not at the corners (where it meets the lower lid)."""
-    seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
-    arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
+    arc = arc_fractions(upper)
     return upper + (shift * np.sqrt(np.clip(np.sin(np.pi * arc), 0.0, 1.0)))[:, None] * up[None]
 
 
@@ -334,8 +339,7 @@ def lash_curves(upper: np.ndarray, up: np.ndarray, width: float, lashes: np.ndar
     upwards, leaning to the outer corner more towards it, longer in the outer half, curling up at the tip. They
     depend on the lid's line and the eye's width only, not on how open it is: a blink moves them with the lid
     instead of turning them."""
-    seg = np.linalg.norm(np.diff(upper, axis=0), axis=1)
-    arc = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-6)
+    arc = arc_fractions(upper)
     t = lashes[:, 0]
     base = np.stack([np.interp(t, arc, upper[:, 0]), np.interp(t, arc, upper[:, 1])], 1)
     ahead = np.stack([np.interp(np.maximum(t - 0.05, 0), arc, upper[:, 0]),
@@ -605,8 +609,7 @@ def glabella_zone(res: int) -> np.ndarray:
 
 def _along(points: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(len(t), 2) positions at arc-length fractions ``t`` along the (N, 2) polyline."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.r_[0.0, np.cumsum(seg)] / max(float(seg.sum()), 1e-9)
+    s = arc_fractions(points)
     return np.stack([np.interp(t, s, points[:, 0]), np.interp(t, s, points[:, 1])], 1)
 
 

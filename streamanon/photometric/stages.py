@@ -238,13 +238,13 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     normals = raster.interpolate(vertex_normals, layout.tris)[on_skin]
     p.beard = beard_darkness(colours.astype(np.float32) @ LUMA.astype(np.float32), uv)  # sRGB grey, as drawn
     if p.beard > 0.0:
-        p.beard *= _beard_gate(p, raster.pixels[on_skin], uv, small.shape[:2])
-    p.beard_hair = hair_colour(colours, uv) if p.beard > 0.0 else None
-    beard_px = None  # the beard area in full-size pixels, left out of the detail level
+        masks = zone_masks(uv, raster.pixels[on_skin], small.shape[:2])
+        p.beard *= _beard_gate(p, masks)
+    beard_px, p.beard_hair = None, None  # beard_px: the beard area at full size, left out of the detail level
     if p.beard > 0.0:
-        beard_px = zone_masks(uv, raster.pixels[on_skin], small.shape[:2])[0]
-        beard_px = cv2.resize(cv2.dilate(beard_px, np.ones((3, 3), np.uint8)), (w, h),
+        beard_px = cv2.resize(cv2.dilate(masks[0], np.ones((3, 3), np.uint8)), (w, h),
                               interpolation=cv2.INTER_NEAREST).astype(bool)
+        p.beard_hair = hair_colour(colours, uv)
     if p.beard > 0.0 and (shaven := beard_zone(uv) < BEARD_FREE).sum() >= 50:
         colours, uv, normals = colours[shaven], uv[shaven], normals[shaven]  # a beard gave a dark, dirty colour
     skin = colours[skin_colours(colours, uv, normals, p.sh)]  # hair, glasses left out
@@ -284,15 +284,14 @@ def skin_colours(colours: np.ndarray, uv: np.ndarray, normals: np.ndarray, sh: n
     return typical(flat, reference=core, floor=CORE_FLOOR) if core.sum() >= MIN_CORE else typical(flat)
 
 
-def _beard_gate(p: FacePatch, pixels: np.ndarray, uv: np.ndarray, shape: tuple[int, int]) -> float:
-    """beard.texture_gate of the patch's original, with the face at about TEXTURE_SIDE px; ``pixels`` and
-    ``uv``: the skin pixels of its raster at ``shape`` (the measuring size) and their texture coordinates."""
+def _beard_gate(p: FacePatch, masks: tuple[np.ndarray, np.ndarray]) -> float:
+    """beard.texture_gate of the patch's original, with the face at about TEXTURE_SIDE px; ``masks``: the
+    (beard, cheeks) masks at the measuring size (``zone_masks``)."""
     h, w = p.original.shape[:2]
     f = min(1.0, TEXTURE_SIDE / max(p.size, 1.0))
     size = (max(1, round(w * f)), max(1, round(h * f)))
     grey = cv2.cvtColor(p.original if f == 1.0 else shrink(p.original, size), cv2.COLOR_RGB2GRAY)
-    masks = [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in zone_masks(uv, pixels, shape)]
-    return texture_gate(grey, *masks)
+    return texture_gate(grey, *[cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks])
 
 
 def lip_colour(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
