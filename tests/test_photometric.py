@@ -761,6 +761,15 @@ def test_a_beard_is_drawn_densest_on_the_upper_lip_and_chin_in_the_colour_of_its
     image = np.full((200, 200, 3), 0.6, np.float32)
     B.draw_beard(image, grid, hairs, 0.2, np.zeros((200, 200), np.float32))
     assert image[dense].mean() < image[sparse].mean() - 0.03  # the moustache and chin darker than the cheeks
+    # a weak reading (stubble, or a woman's hair by her jaw that the gate let through) is an even shadow, a clear
+    # beard distinct hairs
+    contrast = []
+    for darkness in (0.12, 0.3):
+        image = np.full((200, 200, 3), 0.6, np.float32)
+        B.draw_beard(image, grid, hairs, darkness, np.zeros((200, 200), np.float32))
+        drop = 0.6 - image[B.beard_zone(grid, B.DRAW_TOP) > 0.7, 0]
+        contrast.append(drop.std() / drop.mean())
+    assert contrast[0] < 0.4 < contrast[1]
     # a render whose lower face is already as dark as the original's beard area (its own shadow): a full beard's
     # hairs are drawn all the same and the area lifted back to that darkness; a weak reading draws nothing
     shadowed = np.where(zone.reshape(200, 200, 1), 0.42, 0.6).astype(np.float32) * np.ones(3, np.float32)

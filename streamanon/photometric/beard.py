@@ -25,6 +25,7 @@ SHOW = 0.7
 # ... for a beard read this dark (the second) or more; none under the first (a shadowed jaw and a soft texture gate
 # drew stubble on a woman's chin)
 SHOW_FROM = (0.1, 0.25)
+WEAK_FLOOR = 0.5  # under a weak reading's hairs, this much more of the even shadow (0.1 + this under no hair)
 MAX_BEARD = 0.6  # the most the beard area is darkened (a full dark beard)
 GATE = (1.6, 3.5)  # beard-area texture / cheek texture: below the first no hair, above the second surely hair
 TEXTURE_SIDE = 320  # face size in px at which the texture gate looks (stubble is a few px at this size)
@@ -165,14 +166,19 @@ def draw_beard(image: np.ndarray, uv: np.ndarray, hairs: np.ndarray, darkness: f
     res = hairs.shape[0]
     maps = uv * res - 0.5
     dots = cv2.remap(hairs, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    cover = (0.1 + 0.9 * dots) * beard_density(uv)
+    # a clear beard: distinct hairs, densest on the upper lip and chin; a weak reading (stubble, or a shadow the
+    # gate let through): an even, faint shadow with the hairs barely told apart (distinct hairs drew stubble on
+    # women whose hair fell by the jaw)
+    clear = float(np.clip((darkness - SHOW_FROM[0]) / (SHOW_FROM[1] - SHOW_FROM[0]), 0.0, 1.0))
+    floor = 0.1 + WEAK_FLOOR * (1.0 - clear)
+    cover = (floor + (1.0 - floor) * dots) * (1.0 - clear * (1.0 - beard_density(uv)))
     inside, cheeks = zone > 0.7, cheek_zone(uv, beard_zone(uv))
     mean = float(cover[inside].mean()) if inside.any() else 0.5
     luma = image.mean(-1)
     need = darkness
     if inside.any() and cheeks.any():  # what the render already has of it
         need = 1.0 - (1.0 - darkness) * float(luma[cheeks].mean()) / max(float(luma[inside].mean()), 1e-6)
-    show = SHOW * float(np.clip((darkness - SHOW_FROM[0]) / (SHOW_FROM[1] - SHOW_FROM[0]), 0.0, 1.0))
+    show = SHOW * clear
     amount = float(np.clip(need, show * darkness, MAX_BEARD))
     hair = np.full(3, HAIR, np.float32) if colour is None else np.asarray(colour, np.float32)
     depth = max(1.0 - float(hair.mean()), 0.15)  # how much a hair darkens the skin under it
