@@ -17,7 +17,7 @@ from .faces.analyze import AnalyzerSettings, FaceAnalyzer
 from .generate import GenerateSettings
 from .media.clock import TIME_BASE as LIVE_TIME_BASE
 from .media.endpoints import FILE, LIVE_KINDS, RTSP, StreamOptions, kind_of
-from .media.images import IMAGE_SUFFIXES, list_images, read_image, write_image
+from .media.images import IMAGE_SUFFIXES, list_images, read_alpha, read_image, write_image
 from .media.open import live_encoding, open_sink, open_source
 from .media.preview import Preview
 from .media.sink import EncodeSettings, VideoSink, check_output
@@ -231,7 +231,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
             with StageTimer(stats, "anonymize"):
                 stats.fallbacks += cover(rgb, faces)
             with StageTimer(stats, "encode"):
-                write_image(b, rgb)
+                write_image(b, rgb, read_alpha(a, rgb.shape[:2]))
             stats.frames += 1
             stats.faces += len(faces)
             stats.box_faces += int(np.count_nonzero(~faces.has_mesh))

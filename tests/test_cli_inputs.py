@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import cv2
 import media_factory as mf
+import numpy as np
 import pytest
 from conftest import cli_command, cli_env, run_cli
 
@@ -235,6 +236,24 @@ def test_folder_of_images(tmp_path, media):
         img = cv2.imread(str(out / name))
         assert img is not None and img.shape == shape, name
     assert listing(src) == {"a.jpg", "b.png"}  # the input folder is untouched
+
+
+def test_transparent_png_keeps_its_alpha(tmp_path):
+    """A cut-out portrait (a PNG with transparency) comes out with the same transparency, its face replaced: the
+    alpha channel was dropped, and what lay under the transparent pixels showed."""
+    src = tmp_path / "cutout.png"
+    mf.make_image(src, width=320, height=240)
+    bgr = cv2.imread(str(src))
+    alpha = np.full(bgr.shape[:2], 255, np.uint8)
+    alpha[:, :40] = 0
+    alpha[:, 40:80] = 128
+    cv2.imwrite(str(src), np.dstack([bgr, alpha]))
+    out = _out_dir(tmp_path) / "cutout_anon.png"
+    assert_ok(run_cli(src, out, "--method", "blur", timeout=TIMEOUT))
+    img = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.shape == (240, 320, 4)
+    assert np.array_equal(img[..., 3], alpha)
+    assert np.abs(img[..., :3].astype(int) - bgr.astype(int)).max() > 40  # the face was covered
 
 
 # --------------------------------------------------------------------------- signals

@@ -38,6 +38,25 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # formats that carry transparency, in and out
+
+
+def read_alpha(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """(H, W) uint8 transparency of an image of (H, W) ``shape`` (as ``read_image`` decodes it) that has one
+    (PNG, WebP, TIFF); None when it has none, it is fully opaque, or it does not match ``shape``."""
+    if path.suffix.lower() not in ALPHA_SUFFIXES:
+        return None
+    im = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    if im is None or im.ndim != 3 or im.shape[2] != 4 or im.shape[:2] != tuple(shape):
+        return None
+    alpha = im[..., 3]
+    if alpha.dtype == np.uint16:
+        alpha = (alpha >> 8).astype(np.uint8)
+    elif alpha.dtype != np.uint8:
+        return None
+    return None if alpha.min() == 255 else np.ascontiguousarray(alpha)
+
+
 MAX_PIXELS = (1 << 31) // 8  # FFmpeg's limit: (w + 128) * (h + 128) below this (about 268 MP)
 
 
@@ -88,13 +107,17 @@ def _decode_damaged(path: Path) -> np.ndarray | None:
 MAX_JPEG_SIDE = 65500
 
 
-def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Encode by extension into a temporary sibling, then rename."""
+def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+    """Encode by extension into a temporary sibling, then rename. ``alpha`` (H, W) uint8: the transparency to
+    keep, for a format that carries it (ALPHA_SUFFIXES; others are written opaque)."""
     h, w = rgb.shape[:2]
     if path.suffix.lower() in (".jpg", ".jpeg") and max(h, w) > MAX_JPEG_SIDE:
         raise OutputError(f"cannot encode a {w}x{h} picture as JPEG (at most {MAX_JPEG_SIDE} px a side): {path}",
                           path=str(path))
-    ok, buf = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if alpha is not None and path.suffix.lower() in ALPHA_SUFFIXES:
+        bgr = np.dstack([bgr, alpha])
+    ok, buf = cv2.imencode(path.suffix.lower(), bgr)
     if not ok:
         raise OutputError(f"cannot encode image as {path.suffix}: {path}", path=str(path))
     tmp = None
