@@ -17,7 +17,7 @@ from .faces.analyze import AnalyzerSettings, FaceAnalyzer
 from .generate import GenerateSettings
 from .media.clock import TIME_BASE as LIVE_TIME_BASE
 from .media.endpoints import FILE, LIVE_KINDS, RTSP, StreamOptions, kind_of
-from .media.images import IMAGE_SUFFIXES, list_images, read_alpha, read_image, write_image
+from .media.images import IMAGE_SUFFIXES, list_images, read_image_alpha, write_image
 from .media.open import live_encoding, open_sink, open_source
 from .media.preview import Preview
 from .media.sink import EncodeSettings, VideoSink, check_output
@@ -224,14 +224,14 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
                 stats.interrupted = True
                 raise Interrupted(f"interrupted after {i} images", path=str(dst))
             with StageTimer(stats, "decode"):
-                rgb = read_image(a)
+                rgb, alpha = read_image_alpha(a)
             analyzer.reset()
             with StageTimer(stats, "analyze"):
                 faces = analyzer.analyze(rgb)
             with StageTimer(stats, "anonymize"):
                 stats.fallbacks += cover(rgb, faces)
             with StageTimer(stats, "encode"):
-                write_image(b, rgb, read_alpha(a, rgb.shape[:2]))
+                write_image(b, rgb, alpha)
             stats.frames += 1
             stats.faces += len(faces)
             stats.box_faces += int(np.count_nonzero(~faces.has_mesh))

@@ -20,7 +20,7 @@ import numpy as np
 from ..api import Options, run_pipeline
 from ..errors import InputNotFound, Interrupted, OutputError, StreamanonError
 from ..faces.analyze import AnalyzerSettings, FaceAnalyzer
-from ..media.images import read_alpha, read_image, write_image
+from ..media.images import read_image_alpha, write_image
 from ..media.sink import VideoSink
 from ..media.source import VideoSource
 from ..stats import Stats
@@ -194,10 +194,10 @@ class Worker:
         stats = Stats()
         analyzer = self._analyzer("image")
         before = analyzer.total_tracks
-        rgb = read_image(src)
+        rgb, alpha = read_image_alpha(src)
         faces = analyzer.analyze(rgb)
         stats.fallbacks = self._cover()(rgb, faces)
-        write_image(tmp, rgb, read_alpha(src, rgb.shape[:2]))
+        write_image(tmp, rgb, alpha)
         stats.frames, stats.faces, stats.tracks = 1, len(faces), analyzer.total_tracks - before
         return stats
 

@@ -25,10 +25,26 @@ def list_images(folder: Path) -> list[Path]:
 
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB."""
+    return _decode(path, _read_bytes(path))
+
+
+def read_image_alpha(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) uint8 RGB and the (H, W) uint8 transparency of an image that has one (PNG, WebP, TIFF; None when
+    it has none or is fully opaque). The file is read once."""
+    data = _read_bytes(path)
+    rgb = _decode(path, data)
+    return rgb, _alpha(path, data, rgb.shape[:2])
+
+
+def _read_bytes(path: Path) -> np.ndarray:
     if not path.exists():
         raise InputNotFound(f"input not found: {path}", path=str(path))
     data = np.fromfile(str(path), np.uint8)
     check_image_size(path, data[:65536].tobytes())
+    return data
+
+
+def _decode(path: Path, data: np.ndarray) -> np.ndarray:
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
         rgb = _decode_damaged(path) if data.size else None
@@ -39,14 +55,19 @@ def read_image(path: Path) -> np.ndarray:
 
 
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # formats that carry transparency, in and out
+PNG_ALPHA_TYPES = (4, 6)  # PNG colour types with an alpha channel (grey + alpha, RGBA)
 
 
-def read_alpha(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
-    """(H, W) uint8 transparency of an image of (H, W) ``shape`` (as ``read_image`` decodes it) that has one
-    (PNG, WebP, TIFF); None when it has none, it is fully opaque, or it does not match ``shape``."""
+def _alpha(path: Path, data: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """The (H, W) uint8 transparency of the encoded image ``data`` (decoded as (H, W) ``shape``), or None. A PNG
+    whose header announces no alpha channel and no transparent colour is not decoded a second time."""
     if path.suffix.lower() not in ALPHA_SUFFIXES:
         return None
-    im = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    head = data[:65536].tobytes()
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 25 and head[25] not in PNG_ALPHA_TYPES \
+            and b"tRNS" not in head:
+        return None
+    im = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if im is None or im.ndim != 3 or im.shape[2] != 4 or im.shape[:2] != tuple(shape):
         return None
     alpha = im[..., 3]
