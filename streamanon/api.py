@@ -111,6 +111,11 @@ def face_stage_ms(cover: Callable) -> dict[str, float]:
     return stage_ms() if callable(stage_ms) else {}
 
 
+def reused_faces(cover: Callable) -> int:
+    """How many faces the generated-face method moved from their track's last full render (0 for others)."""
+    return int(getattr(getattr(getattr(cover, "__self__", None), "renderer", None), "reused", 0))
+
+
 def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, stats: Stats,
                  live: LivePolicy | None = None, stop: threading.Event | None = None,
                  progress: Callable[[Frame, Stats], None] | None = None,
@@ -152,6 +157,7 @@ def run_pipeline(source, sink: VideoSink, cover: Callable, options: Options, sta
         stats.corrupt_packets = getattr(source, "corrupt_packets", 0)
         stats.truncated = getattr(source, "truncated", None)
         stats.face_stage_ms = face_stage_ms(cover)
+        stats.reused_faces = reused_faces(cover)
         sink.close(ok=ok)
         if own:
             analyzer.close()
@@ -217,7 +223,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
     pairs = _image_pairs(src, dst, options.overwrite)
     stats = Stats()
     analyzer = FaceAnalyzer(replace(options.analysis, detect_every=1, max_missed_runs=1, smoothing=False))
-    cover = make_cover(options.cover, options.generate)
+    cover = make_cover(options.cover, replace(options.generate, render_every=1))  # unrelated images: each in full
     try:
         for i, (a, b) in enumerate(pairs):
             if stop is not None and stop.is_set():
@@ -240,6 +246,7 @@ def anonymize_images(src: str | os.PathLike, dst: str | os.PathLike, options: Op
         stats.tracks = analyzer.total_tracks
     finally:
         stats.face_stage_ms = face_stage_ms(cover)
+        stats.reused_faces = reused_faces(cover)
         analyzer.close()
     return stats
 

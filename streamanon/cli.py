@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--drawn-mouth", action="store_true",
                    help="draw the teeth and tongue of an open mouth instead of moving the original's into the new "
                         "mouth (default: the original's; both left re-identification as it was)")
+    g.add_argument("--render-every", type=int, default=2, metavar="K",
+                   help="video: render each face in full on every K-th frame and move that render onto the face's "
+                        "new pose and expression on the frames between (1: every frame in full, about twice the "
+                        "face stages' time; default: %(default)s)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,
@@ -131,7 +135,8 @@ def _options(args: argparse.Namespace):
         generate=GenerateSettings(seed=args.seed, backend=args.backend, relight=not args.no_relight,
                                   colour=not args.no_colour, relief=args.relief, grain=not args.no_grain,
                                   temporal=not args.no_temporal, refine=not args.no_refine,
-                                  hair=args.keep_hair, drawn_mouth=args.drawn_mouth),
+                                  hair=args.keep_hair, drawn_mouth=args.drawn_mouth,
+                                  render_every=args.render_every),
         analysis=AnalyzerSettings(threshold=args.threshold, detect_every=args.detect_every,
                                   detect_side=args.detect_size, mesh_min=args.mesh_min),
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, audio=not args.no_audio,

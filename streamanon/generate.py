@@ -90,7 +90,9 @@ class GenerateSettings:
     relight, colour, relief, grain, temporal, refine, hair, drawn_mouth: the mesh variant's stages (off: ablations;
     refine is the refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front
     of the face: more realistic, easier to re-identify; relief shades the new face's hollows: less flat;
-    drawn_mouth draws the mouth's interior instead of moving the original's teeth into the new opening)."""
+    drawn_mouth draws the mouth's interior instead of moving the original's teeth into the new opening).
+    render_every: a track's face is rendered in full on every k-th frame, moved onto the frames between
+    (streamanon.photometric.reuse; 1 renders every frame)."""
 
     variant: str = "mesh"
     swap: bool = True
@@ -105,6 +107,7 @@ class GenerateSettings:
     refine: bool = True
     hair: bool = False
     drawn_mouth: bool = False
+    render_every: int = 2
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -120,7 +123,7 @@ class GenerateSettings:
     def photometric(self) -> PhotometricSettings:
         return PhotometricSettings(relight=self.relight, colour=self.colour, relief=self.relief, grain=self.grain,
                                    temporal=self.temporal, refine=self.refine, hair=self.hair,
-                                   drawn_mouth=self.drawn_mouth)
+                                   drawn_mouth=self.drawn_mouth, render_every=self.render_every)
 
 
 VARIANTS = ("mesh", "dense", "sparse")
@@ -328,6 +331,7 @@ class FaceGenerator:
             except Exception as exc:  # fail closed: this face is blurred and counted
                 log.warning("face %d: %s; blurred instead", int(plan.faces.track_ids[i]), exc)
                 _cover_box(rgb, plan.faces.boxes[i], blur)
+                self.renderer.keys.pop(int(plan.faces.track_ids[i]), None)  # its next frame: a full render
                 plan.fallbacks += 1
         return plan.fallbacks
 

@@ -31,8 +31,10 @@ class Stats:
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=lambda: {"decode": 0.0, "analyze": 0.0, "anonymize": 0.0,
                                                           "encode": 0.0})
-    # generate: mean milliseconds per rendered face of each photometric stage (photometric.stages.STAGES)
+    # generate: mean milliseconds per mesh face of each photometric stage (photometric.stages.STAGES; "reuse" is
+    # the moving of a track's last full render onto the frames between, --render-every)
     face_stage_ms: dict = field(default_factory=dict)
+    reused_faces: int = 0  # generate: mesh faces moved from their track's last full render instead of rendered
     # seconds, capture -> written, per frame; the last hour at 30 fps, so a camera left running stays bounded
     latencies: deque = field(default_factory=lambda: deque(maxlen=108_000), repr=False)
     # per minute of writing: {"minute", "frames", "median", "p95", "max"} in ms (a soak's latency over time);

@@ -51,6 +51,17 @@ def test_uv_layout_covers_eyes_and_leaves_the_mouth_opening():
     assert 0.4 < layout.skin.mean() < 0.8
 
 
+def test_the_saved_triangles_are_the_delaunay_triangles_of_the_shipped_mean_shape():
+    from scipy.spatial import Delaunay
+
+    pts = U.layout_points(ShapeModel.load(ENGINES_DIR / "shape_model.npz").mean.reshape(-1, 2))
+    with np.load(U.TRIANGLES) as saved:
+        assert str(saved["key"]) == U._key(pts), "stale table: run uv.save_triangles on the new mean shape"
+    assert np.array_equal(U.triangulate(pts), Delaunay(pts).simplices)
+    other = pts[:60] * 1.5  # any other points: triangulated afresh
+    assert np.array_equal(U.triangulate(other), Delaunay(other).simplices)
+
+
 def test_lift_gives_normals_facing_the_camera_and_turning_with_the_head(model3d):
     pts = face_points(model3d)
     verts = U.lift(pts, model3d)
@@ -317,7 +328,7 @@ def test_the_mesh_face_replaces_the_face_and_switches_turn_stages_off(frame_and_
     cy, cx = (box[1] + box[3]) // 2, (box[0] + box[2]) // 2
     assert np.abs(out[cy - 20:cy + 20, cx - 20:cx + 20].astype(int) - rgb[cy - 20:cy + 20, cx - 20:cx + 20]).mean() > 3
     ms = gen.stage_ms()
-    assert all(ms[k] > 0 for k in S.STAGES)
+    assert all(ms[k] > 0 for k in S.STAGES if k != "reuse")  # one frame: nothing to reuse
     off = FaceGenerator(GenerateSettings(colour=False, grain=False, refine=False))
     unrefined = rgb.copy()
     off.apply(unrefined, faces)
@@ -390,6 +401,9 @@ def test_cli_flags_reach_the_settings():
         .drawn_mouth
     g = _options(build_parser().parse_args(["in.mp4", "out.mp4"])).generate
     assert (g.variant, g.relight, g.colour, g.temporal, g.grain, g.relief) == ("mesh", True, True, True, True, True)
+    assert g.photometric().render_every == S.PhotometricSettings().render_every > 1
+    assert _options(build_parser().parse_args(["in.mp4", "out.mp4", "--render-every", "1"])).generate.photometric() \
+        .render_every == 1
 
 
 def test_push_pull_fills_holes_and_the_edge_offset_meets_the_frame_around_the_cover():
@@ -611,7 +625,7 @@ def test_teeth_are_read_on_every_frame_and_the_rest_moves_on_smoothly_between_me
     rgb, faces = frame_and_faces
     readings = iter([1.0] + [0.0] * 20)
     monkeypatch.setattr(S, "teeth_reading", lambda *a: (next(readings), None))
-    gen = FaceGenerator(GenerateSettings(drawn_mouth=True))
+    gen = FaceGenerator(GenerateSettings(drawn_mouth=True, render_every=1))  # every frame rendered
     track = int(faces.track_ids[0])
     seen = []
     for _ in range(3):

@@ -43,19 +43,38 @@ class _LazyPyplot(types.ModuleType):
         return getattr(importlib.import_module("matplotlib.pyplot"), name)
 
 
+class _LazyMatplotlib(types.ModuleType):
+    """Stands in for the matplotlib package while MediaPipe loads (``import matplotlib.pyplot as plt`` imports the
+    package first: 0.1 s); its ``pyplot`` is the lazy one, anything else imports the real package."""
+
+    def __init__(self, pyplot: types.ModuleType):
+        super().__init__("matplotlib")
+        self.__dict__["pyplot"] = pyplot
+
+    def __getattr__(self, name: str):
+        if sys.modules.get("matplotlib") is self:
+            del sys.modules["matplotlib"]
+        return getattr(importlib.import_module("matplotlib"), name)
+
+
 @contextlib.contextmanager
 def lazy_pyplot():
-    """matplotlib.pyplot is imported on first use, not at import (unless it is already loaded)."""
+    """matplotlib and its pyplot are imported on first use, not at import (unless they are already loaded)."""
     if "matplotlib.pyplot" in sys.modules:
         yield
         return
     stub = _LazyPyplot("matplotlib.pyplot")
+    package = None if "matplotlib" in sys.modules else _LazyMatplotlib(stub)
     sys.modules["matplotlib.pyplot"] = stub
+    if package is not None:
+        sys.modules["matplotlib"] = package
     try:
         yield
     finally:
         if sys.modules.get("matplotlib.pyplot") is stub:
             del sys.modules["matplotlib.pyplot"]
+        if package is not None and sys.modules.get("matplotlib") is package:
+            del sys.modules["matplotlib"]
 
 
 with silenced_stderr(), lazy_pyplot():

@@ -28,6 +28,7 @@ import numpy as np
 from ..faces.landmarks import FACE_OVAL
 from ..masks import region_of
 from . import mesh as M
+from . import reuse as R
 from . import uv as U
 from .beard import TEXTURE_SIDE, beard_darkness, beard_zone, draw_beard, hair_colour, stubble, texture_gate, zone_masks
 from .blend import boundary_offset, feather, laplacian_blend, push_pull
@@ -106,7 +107,7 @@ CRISP = (0.7, 0.006, 3.0)  # unsharp mask of the render: amount, blur as a share
 FEATURE_SOFTNESS = (0.5, 0.002, 400.0)  # blur (px) of the drawn eyes, brows and mouth: a + b * face size (at most
 #                                        the third): hairs and lashes stay single on a large face
 STAGES = ("geometry", "measure", "temporal", "render", "colour", "relief", "upscale", "features", "grain", "compose",
-          "refine", "hair")
+          "refine", "hair", "reuse")
 CORRECTION_LOW = 3.0  # sigma (px of the refinement crop) of the correction's part that is smoothed over time
 # share of the refinement's correction that is applied. Trained to turn a render into the person's own photo, it
 # brings some of the person back: on the 68 CelebA-HQ faces (seeds 0-2) rank-1 was 14 of 204 at 1.0, 12 at 0.7
@@ -117,6 +118,7 @@ LIP_RANGE = (0.35, 1.1)  # the lips' colour as a factor on the skin's, per chann
 LIP_TINT = (0.35, 1.6)  # the factor ``lips_tint`` puts on the render's lips, per channel
 
 
+MARGIN = 0.12  # a patch's region reaches this share of the face beyond both outlines
 RIM = 2  # px of the render's edge (at render size) taken from inside (fill_rim)
 
 
@@ -128,7 +130,9 @@ class PhotometricSettings:
     at which the albedo is shaded (larger faces are upscaled, then get their eyes, mouth and grain at full size).
     ``alpha``: temporal weight of the newest frame. ``measure_every``: a track's original is measured on every
     k-th frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
-    between (they change slowly: a face's light and skin colour)."""
+    between (they change slowly: a face's light and skin colour). ``render_every``: a track's face is rendered
+    in full on every k-th frame; the frames between move that output onto their geometry (streamanon.photometric.
+    reuse; 1: every frame in full; never with ``hair``, whose strands move on their own)."""
 
     relight: bool = True
     colour: bool = True
@@ -142,12 +146,15 @@ class PhotometricSettings:
     render_side: int = 160
     alpha: float = 0.3
     measure_every: int = 6
+    render_every: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
         if self.measure_every < 1:
             raise ValueError(f"measure_every must be 1 or more, got {self.measure_every}")
+        if self.render_every < 1:
+            raise ValueError(f"--render-every must be 1 or more, got {self.render_every}")
 
 
 @dataclass
@@ -186,10 +193,12 @@ class FacePatch:
     upscaled: float = 1.0  # how much ``upscale`` enlarged the render
     relief: np.ndarray | None = None  # (H, W) float32 at render size: the hollows' log shading factor (``relief``)
     output: np.ndarray | None = None  # (H, W, 3) uint8
+    alpha: np.ndarray | None = None  # (H, W) float32: the feathered cover ``compose`` blends with
+    frame: int = 0  # the renderer's frame count when it was prepared
 
 
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
-               albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = 0.12,
+               albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = MARGIN,
                marks: np.ndarray | None = None) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
     both = np.concatenate([own[:, :2], target[:, :2]])
@@ -767,7 +776,8 @@ def compose(p: FacePatch) -> None:
     if p.cover is None:
         extend(p)
     fg = np.clip(p.render * 255.0, 0, 255).astype(np.uint8)
-    p.output = laplacian_blend(fg, p.original, feather(p.cover.astype(np.float32), _grow(p)))
+    p.alpha = feather(p.cover.astype(np.float32), _grow(p))
+    p.output = laplacian_blend(fg, p.original, p.alpha)
 
 
 def refine(p: FacePatch, engine, store: TemporalStore | None = None) -> None:
@@ -859,12 +869,17 @@ class FaceRenderer:
         self.measured: dict[int, int] = {}  # track id -> the frame of its last measurement
         self.textures: dict[int, np.ndarray] = {}  # track id -> its stacked grain textures (grain_textures)
         self.stubbles: dict[int, np.ndarray] = {}  # track id -> its stubble (beard.stubble of its white grain)
+        self.keys: dict[int, R.KeyGeometry] = {}  # track id -> its last full render's geometry (``prepare``)
+        self.layers: dict[int, R.KeyLayer] = {}  # track id -> its last full render's pixels (``finish``)
+        self.reused = 0  # faces whose output was their key frame's, moved
+        self._cut = False
 
     def new_frame(self, rgb: np.ndarray, live_ids: set[int]) -> bool:
         """Per frame, before its faces are prepared: scene-cut check (returned), forget ended tracks."""
         self.frame += 1
-        cut = self.store.new_frame(rgb)
+        cut = self._cut = self.store.new_frame(rgb)
         self.store.forget(live_ids)
+        self.keys = {} if cut else {t: k for t, k in self.keys.items() if t in live_ids}
         self.measured = {t: f for t, f in self.measured.items() if t in live_ids}
         self.textures = {t: x for t, x in self.textures.items() if t in live_ids}
         self.stubbles = {t: h for t, h in self.stubbles.items() if t in live_ids}
@@ -875,6 +890,7 @@ class FaceRenderer:
         if cut:
             self.corrections.states.clear()
         self.corrections.forget(live_ids)
+        self.layers = {t: k for t, k in self.layers.items() if t in live_ids}
 
     def _textures(self, p: FacePatch) -> np.ndarray:
         if p.track_id not in self.textures:
@@ -891,11 +907,38 @@ class FaceRenderer:
         fn(*args)
         self.seconds[stage] += time.perf_counter() - t0
 
+    def _reuse(self, shape: tuple[int, int], own: np.ndarray, target: np.ndarray, track_id: int) -> R.Reuse | None:
+        """The track's key frame moved onto this frame's geometry, when it is recent, the face moved little and
+        the moved cover holds both outlines; else None (render in full)."""
+        s, key = self.settings, self.keys.get(track_id)
+        if s.render_every < 2 or s.hair or key is None or self._cut or self.frame - key.frame >= s.render_every:
+            return None
+        both = np.concatenate([own[:, :2], target[:, :2]])
+        lo, hi = both.min(0), both.max(0)
+        if not R.moved_little(target[:, :2], key.target, float((hi - lo).max()), key.size):
+            return None
+        roi = region_of(np.concatenate([lo, hi]), 1.0 + 2 * MARGIN, shape)
+        if roi is None:
+            return None
+        origin, region = np.array(roi[:2], np.float64), (roi[3] - roi[1], roi[2] - roi[0])
+        grid = R.backward_grid(target[:, :2] - origin, key.target - np.array(key.roi[:2], np.float64), region)
+        where = R.full_map(grid, region)
+        if not R.covers(where, key.cover, R.face_outlines(own, target, origin)):
+            return None
+        return R.Reuse(track_id, key.frame, roi, where)
+
     def prepare(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-                noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None) -> FacePatch:
-        """The stages up to ``upscale`` on one face of ``rgb`` (read only); exceptions propagate."""
+                noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None
+                ) -> FacePatch | R.Reuse:
+        """The stages up to ``upscale`` on one face of ``rgb`` (read only), or its key frame's reuse (``_reuse``);
+        exceptions propagate."""
         t0 = time.perf_counter()
+        moved = self._reuse(rgb.shape[:2], own, target, track_id)
+        if moved is not None:
+            self.seconds["reuse"] += time.perf_counter() - t0
+            return moved
         p = make_patch(rgb, own, target, self.model, track_id, albedo, noise, look, marks=marks)
+        p.frame = self.frame
         self.seconds["geometry"] += time.perf_counter() - t0
         s = self.settings
         state, last = self.store.current(track_id), self.measured.get(track_id)
@@ -910,12 +953,25 @@ class FaceRenderer:
             self._timed("colour", colour, p)
         self._timed("relief", relief, p)
         self._timed("upscale", upscale, p)
+        if s.render_every > 1:
+            self.keys[track_id] = R.KeyGeometry(self.frame, p.roi, target[:, :2].astype(np.float64), p.cover, p.size)
         return p
 
-    def finish(self, rgb: np.ndarray, p: FacePatch) -> None:
+    def finish(self, rgb: np.ndarray, p: FacePatch | R.Reuse) -> None:
         """The remaining stages of a prepared face, written into ``rgb`` (in place). The frame's pixels are
         read again here: a face finished before this one may have been written over part of its region."""
         x0, y0, x1, y1 = p.roi
+        if isinstance(p, R.Reuse):
+            t0 = time.perf_counter()
+            layer = self.layers.get(p.track_id)
+            if layer is None or layer.frame != p.key_frame:
+                raise RuntimeError("its key frame was not rendered")
+            out, alpha = R.warp_layer(layer, p.where)
+            rgb[y0:y1, x0:x1] = R.blend(rgb[y0:y1, x0:x1], out, alpha)
+            self.seconds["reuse"] += time.perf_counter() - t0
+            self.faces += 1
+            self.reused += 1
+            return
         p.original = rgb[y0:y1, x0:x1].copy()
         s = self.settings
         hairs = self._stubble(p) if p.beard > 0.0 else None
@@ -929,9 +985,11 @@ class FaceRenderer:
             self._timed("hair", hair, p)
         rgb[y0:y1, x0:x1] = p.output
         self.faces += 1
+        if s.render_every > 1:
+            self.layers[p.track_id] = R.KeyLayer(p.frame, p.roi, p.output, p.alpha)
 
     def apply(self, rgb: np.ndarray, own: np.ndarray, target: np.ndarray, track_id: int, albedo: np.ndarray,
-              noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None) -> FacePatch:
+              noise: np.ndarray, look: Look | None = None, marks: np.ndarray | None = None) -> FacePatch | R.Reuse:
         """Render one face into ``rgb`` (in place); exceptions propagate (the caller covers the face)."""
         p = self.prepare(rgb, own, target, track_id, albedo, noise, look, marks)
         self.finish(rgb, p)

@@ -8,12 +8,13 @@ the face outline and inside the inner lip contour (the mouth opening, rendered o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 from ..faces.landmarks import FACE_OVAL, mesh_indices
 from ..faces.mp_backend import solutions
@@ -68,11 +69,45 @@ class UVLayout:
     mouth: np.ndarray
 
 
+# the Delaunay triangles of the shipped mean shape's layout, saved with the package (``save_triangles``): importing
+# scipy.spatial for one call took 0.2 s of every start
+TRIANGLES = Path(__file__).with_name("mean_shape_triangles.npz")
+
+
+def _key(points: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(points, np.float64).tobytes()).hexdigest()
+
+
+def triangulate(points: np.ndarray) -> np.ndarray:
+    """(T, 3) Delaunay triangles of (N, 2) points: the saved table when it was made from these very points."""
+    try:
+        with np.load(TRIANGLES) as saved:
+            if str(saved["key"]) == _key(points):
+                return saved["simplices"].astype(np.int64)
+    except (OSError, KeyError, ValueError):
+        pass
+    from scipy.spatial import Delaunay
+
+    return Delaunay(points).simplices
+
+
+def save_triangles(points: np.ndarray) -> None:
+    """Save the Delaunay triangles of (N, 2) ``points`` for ``triangulate`` (after a new shape model)."""
+    from scipy.spatial import Delaunay
+
+    np.savez_compressed(TRIANGLES, key=_key(points), simplices=Delaunay(points).simplices.astype(np.int16))
+
+
+def layout_points(mean_shape: np.ndarray, margin: float = 0.02) -> np.ndarray:
+    """(N, 2) texture coordinates of a frontal mean shape: scaled into [margin, 1 - margin]."""
+    lo, hi = mean_shape.min(0), mean_shape.max(0)
+    return margin + (1 - 2 * margin) * (mean_shape - lo) / (hi - lo).max()
+
+
 def uv_layout(mean_shape: np.ndarray, margin: float = 0.02) -> UVLayout:
     """The layout of a (478, 2) frontal mean shape (any scale)."""
-    lo, hi = mean_shape.min(0), mean_shape.max(0)
-    uv = margin + (1 - 2 * margin) * (mean_shape - lo) / (hi - lo).max()
-    tris = Delaunay(uv).simplices
+    uv = layout_points(mean_shape, margin)
+    tris = triangulate(uv)
     lips = edge_loops(_fm.FACEMESH_LIPS)
     mouth = min(lips, key=lambda loop: _area(uv[loop]))
     centres = uv[tris].mean(1).astype(np.float32)
