@@ -29,7 +29,16 @@ from .masks import region_of
 from .methods import blur, solid
 from .models.engine import ENGINES_DIR, Engine, load_engine, verified_model
 from .photometric.blend import feather, laplacian_blend
-from .photometric.features import Look, brow_top, glabella_zone, lip_polygons, mouth_arcs, random_look
+from .photometric.features import (
+    Look,
+    brow_top,
+    eye_frame,
+    eye_indices,
+    glabella_zone,
+    lip_polygons,
+    mouth_arcs,
+    random_look,
+)
 from .photometric.grain import marks_texture, noise_texture
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
@@ -205,6 +214,22 @@ def keep_mouth_gap(own: np.ndarray, target: np.ndarray) -> np.ndarray:
     return out
 
 
+def keep_gaze(own: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``target`` (N, 2) with each iris (its centre and ring) moved to where ``own``'s lies in its eye, along
+    the eye and across it as shares of the eye's width and height. Where the eyes look is expression: the
+    identity swap reshapes the lids and moved the irises with them, and a man looking into the camera came out
+    looking aside."""
+    out = target.copy()
+    for eye in eye_indices():
+        mo, ao, no, wo, ho = eye_frame(own, eye.contour)
+        mt, at, nt, wt, ht = eye_frame(target, eye.contour)
+        d = own[eye.centre, :2] - mo
+        centre = mt + (d @ ao) / wo * wt * at + (d @ no) / ho * ht * nt
+        idx = np.r_[eye.centre, eye.ring]
+        out[idx, :2] += centre - target[eye.centre, :2]
+    return out
+
+
 class FaceGenerator:
     """Stateful: the engine or texture model, the shape model and the identity drawn for each track."""
 
@@ -260,7 +285,7 @@ class FaceGenerator:
         hold = roundness_hold(own)
         weights = self.weights * (1.0 - hold * self.mouth) if hold > 0.0 else self.weights
         target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, weights, CROP, own_coords))
-        return m, target, ident
+        return m, keep_gaze(own, target), ident
 
     def onnx_input(self, rgb: np.ndarray, landmarks: np.ndarray, track_id: int):
         """Generator input (IN_CHANNELS, S, S) float32 and the crop's affine for one face (ONNX variants)."""

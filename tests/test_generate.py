@@ -111,6 +111,32 @@ def test_the_new_geometry_keeps_the_mouth_as_open_as_the_original_across_identit
         assert not np.allclose(target, own, atol=0.5)  # the rest of the face did change
 
 
+def test_the_new_eyes_look_where_the_original_looks(frame_and_faces):
+    """The identity swap reshapes the lids; the irises keep their place in the eye (along it and across it, as
+    shares of its width and height) for any sampled identity: a man looking into the camera had come out
+    looking aside."""
+    from streamanon.faces.align import align_matrix, transform
+    from streamanon.photometric.features import eye_frame, eye_indices
+
+    rgb, faces = frame_and_faces
+    gen = FaceGenerator(GenerateSettings(variant="mesh", refine=False))
+    own = transform(faces.landmarks[0][:, :2], align_matrix(faces.landmarks[0], CROP))
+
+    def gaze(points, eye):
+        middle, axis, normal, width, height = eye_frame(points, eye.contour)
+        d = points[eye.centre] - middle
+        return np.array([d @ axis / width, d @ normal / height])
+
+    for track in range(6):
+        _, target, _ = gen.new_geometry(faces.landmarks[0], track)
+        for eye in eye_indices():
+            assert np.allclose(gaze(target, eye), gaze(own, eye), atol=1e-3)
+            # the ring moved with its centre: the iris keeps the new identity's size and shape
+            ring = target[eye.ring] - target[eye.centre]
+            assert np.linalg.norm(ring, axis=1).mean() > 0.5
+        assert not np.allclose(target, own, atol=0.5)
+
+
 def test_a_rounded_mouth_keeps_its_own_shape_where_a_closed_one_takes_the_new_identitys(frame_and_faces):
     """An "o" takes (almost) none of the identity swap's change on the lips: a new mouth shape added to it
     pulled the corners out and up, and the opening became a wide slit with notched corners. A closed mouth

@@ -303,19 +303,26 @@ def draw_catchlights(image: np.ndarray, points: np.ndarray, light: float) -> Non
         _over(sub, colour, alpha * _soft_polygon(sub.shape[:2], contour - origin))
 
 
+def eye_frame(points: np.ndarray, contour: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """An eye's middle (2,), unit axis from corner to corner (2,), its normal (2,), width and height in the
+    (N, 2) ``points`` (its ``contour`` indices; None: the points are the contour; the corners are its leftmost
+    and rightmost points)."""
+    c = points[:, :2] if contour is None else points[contour, :2]
+    left, right = c[int(np.argmin(c[:, 0]))], c[int(np.argmax(c[:, 0]))]
+    width = max(float(np.linalg.norm(right - left)), 1e-6)
+    axis = (right - left) / width
+    normal = np.array([-axis[1], axis[0]])
+    return (left + right) / 2, axis, normal, width, max(float(np.ptp(c @ normal)), 1e-6)
+
+
 def gaze_centre(contour: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """The iris centre (2,) held within GAZE_REACH of the middle of the eye's (K, 2) ``contour``, along the line
     between its corners and across it: MediaPipe's iris points behind glasses or in a squint strayed into a
     corner (a rolled eye), and their jitter there moved a dark iris over a white sclera."""
-    left, right = contour[int(np.argmin(contour[:, 0]))], contour[int(np.argmax(contour[:, 0]))]
-    axis = right - left
-    width = max(float(np.linalg.norm(axis)), 1e-6)
-    axis = axis / width
-    normal = np.array([-axis[1], axis[0]])
-    middle = (left + right) / 2
+    middle, axis, normal, width, height = eye_frame(contour)
     d = centre - middle
     along = float(np.clip(d @ axis, -GAZE_REACH[0] * width, GAZE_REACH[0] * width))
-    height = max(float(np.ptp(contour @ normal)), 1e-6)
     across = float(np.clip(d @ normal, -GAZE_REACH[1] * height, GAZE_REACH[1] * height))
     return middle + along * axis + across * normal
 
