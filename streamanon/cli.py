@@ -75,10 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--drawn-mouth", action="store_true",
                    help="draw the teeth and tongue of an open mouth instead of moving the original's into the new "
                         "mouth (default: the original's; both left re-identification as it was)")
-    g.add_argument("--render-every", type=int, default=2, metavar="K",
-                   help="video: render each face in full on every K-th frame and move that render onto the face's "
-                        "new pose and expression on the frames between (1: every frame in full, about twice the "
-                        "face stages' time; default: %(default)s)")
+    g.add_argument("--render-every", type=int, default=3, metavar="K",
+                   help="video: render each face in full at least every K-th frame and move that render onto the "
+                        "face's new pose and expression on the frames between (sooner when the face turns, moves "
+                        "fast or opens its mouth; 1: every frame in full, about 2.5x the face stages' time; "
+                        "default: %(default)s)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="face detection confidence (CenterFace), 0-1; lower finds more faces (default: %(default)s)")
     p.add_argument("--mask-scale", type=float, default=1.3,

@@ -116,7 +116,7 @@ class GenerateSettings:
     refine: bool = True
     hair: bool = False
     drawn_mouth: bool = False
-    render_every: int = 2
+    render_every: int = 3
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

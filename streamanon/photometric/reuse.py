@@ -1,8 +1,9 @@
 """Between two full renders of a track, its last output moved onto the face's new geometry.
 
-A face changes little from one video frame to the next. A track's face is rendered in full on every
-``render_every``-th frame (a key frame); on the frames between, the key frame's output and its feathered cover
-are warped onto the new geometry and blended into the frame. The warp is a least-squares affine map of the
+A face changes little from one video frame to the next. A track's face is rendered in full at least on every
+``render_every``-th frame (a key frame), and sooner when it moved, turned or changed its expression too much
+since (``moved_little``); on the frames between, the key frame's output and its feathered cover are warped onto
+the new geometry and blended into the frame. The warp is a least-squares affine map of the
 478 points plus their residual moves, spread smoothly between and beyond them (push-pull).
 It is computed on a coarse grid (``STEP`` px) and upsampled: the moves are smooth.
 

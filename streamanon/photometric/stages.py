@@ -146,7 +146,7 @@ class PhotometricSettings:
     render_side: int = 160
     alpha: float = 0.3
     measure_every: int = 6
-    render_every: int = 2
+    render_every: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
