@@ -23,14 +23,18 @@ from .blend import push_pull
 from .features import mouth_arcs
 
 STEP = 4  # px of the frame per cell of the warp's grid
-MAX_MOVE = 0.08  # a point that moved more than this share of the face since the key frame: render in full
-MAX_SCALE = 0.08  # a face whose size changed by more than this share: render in full
+# the affine part of the warp moves, turns and scales a face exactly; past these shares of the face since the key
+# frame it is rendered in full all the same (a walker on the street clip moves about 8% of his face a frame)
+MAX_MOVE = 0.3
+MAX_SCALE = 0.15
 # a point that moved more than this share of the face beyond the affine map of all (the mouth opening, the eyes
-# closing): render in full (on lp_s18 the median frame-to-frame bend is 0.002, the 90th percentile 0.009)
-MAX_BEND = 0.015
-# the mouth opened or closed by more than this share of the face: render in full (its teeth stretched otherwise;
-# on retalk_1, a man talking, the gap changes by more in a quarter of the frames)
-MAX_GAP = 0.004
+# closing, the head turning): render in full (on lp_s18 the median frame-to-frame bend is 0.002, the 90th
+# percentile 0.009), and at least BEND_FLOOR px (the mesh of a face of 56 px on the street clip bends by 2 px
+# a frame at the median, 6 at the 90th percentile: its outline jitters)
+MAX_BEND, BEND_FLOOR = 0.015, 3.0
+# the mouth opened or closed by more than this share of the face (at least GAP_FLOOR px): render in full (its teeth
+# stretched otherwise; on retalk_1, a man talking, the gap changes by more in a quarter of the frames)
+MAX_GAP, GAP_FLOOR = 0.004, 1.0
 
 
 @dataclass
@@ -132,9 +136,9 @@ def moved_little(new: np.ndarray, old: np.ndarray, size: float, old_size: float)
     affine map leaves) little enough since the key frame to move its output."""
     if abs(size - old_size) > MAX_SCALE * old_size or float(np.abs(new - old).max()) > MAX_MOVE * old_size:
         return False
-    if abs(mouth_gap(new) - mouth_gap(old)) > MAX_GAP * old_size:
+    if abs(mouth_gap(new) - mouth_gap(old)) > max(MAX_GAP * old_size, GAP_FLOOR):
         return False
-    return float(np.linalg.norm(affine_fit(new, old)[1], axis=1).max()) <= MAX_BEND * old_size
+    return float(np.linalg.norm(affine_fit(new, old)[1], axis=1).max()) <= max(MAX_BEND * old_size, BEND_FLOOR)
 
 
 def mouth_gap(points: np.ndarray) -> float:
