@@ -100,8 +100,8 @@ class GenerateSettings:
     refine is the refinement generator, engines/refiner.onnx; hair, opt-in, keeps the original's fringe in front
     of the face: more realistic, easier to re-identify; relief shades the new face's hollows: less flat;
     drawn_mouth draws the mouth's interior instead of moving the original's teeth into the new opening).
-    render_every: a track's face is rendered in full on every k-th frame, moved onto the frames between
-    (streamanon.photometric.reuse; 1 renders every frame)."""
+    render_every: a track's face is rendered in full at least on every k-th frame and moved onto the frames
+    between (streamanon.photometric.reuse; 1 renders every frame)."""
 
     variant: str = "mesh"
     swap: bool = True

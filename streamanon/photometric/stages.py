@@ -131,8 +131,9 @@ class PhotometricSettings:
     ``alpha``: temporal weight of the newest frame. ``measure_every``: a track's original is measured on every
     k-th frame (its first frame and the first after a scene cut always), the smoothed values carry the frames
     between (they change slowly: a face's light and skin colour). ``render_every``: a track's face is rendered
-    in full on every k-th frame; the frames between move that output onto their geometry (streamanon.photometric.
-    reuse; 1: every frame in full; never with ``hair``, whose strands move on their own)."""
+    in full at least on every k-th frame (sooner when it turns, blinks or opens its mouth); the frames between move
+    that output onto their geometry (streamanon.photometric.reuse; 1: every frame in full; never with ``hair``,
+    whose strands move on their own)."""
 
     relight: bool = True
     colour: bool = True
