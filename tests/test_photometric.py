@@ -511,6 +511,29 @@ def test_brows_are_drawn_as_faint_as_the_originals_and_never_darker(model3d):
     assert F.brow_darkness(photo, pts * 0.01, 200.0) is None  # too small to read
 
 
+def test_a_redheads_brows_are_drawn_red_brown_at_the_palettes_grey(model3d):
+    """The brows' hue is read from the original's brow hairs (one colour): a redhead's came out olive-grey from
+    the palette."""
+    from streamanon.photometric import features as F
+
+    pts = face_points(model3d, size=600)
+    region = np.zeros((600, 600), np.uint8)
+    for upper, lower in F.brow_indices():
+        cv2.fillPoly(region, [np.round(pts[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
+    photo = np.full((600, 600, 3), (225, 190, 170), np.uint8)
+    photo[region.astype(bool)] = (150, 80, 50)  # red-brown hairs
+    hue = F.brow_hue(photo, pts)
+    assert hue[0] > 1.2 and hue[2] < 0.8  # red over grey, little blue
+    assert F.brow_hue(photo, pts * 0.01) is None  # too small to read
+    look = F.random_look(np.random.default_rng(3))
+    darkest = np.array([0.3, 0.25, 0.2], np.float32)
+    plain = F.brow_colour(look, 70.0, 1.0, darkest)
+    red = F.brow_colour(look, 70.0, 1.0, darkest, hue)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    assert float(red @ luma) == pytest.approx(float(plain @ luma), rel=0.02)  # the palette's grey
+    assert red[0] / red[2] == pytest.approx(hue[0] / hue[2], rel=0.01)  # the original's hue
+
+
 def test_calm_albedo_removes_blurred_features_and_keeps_the_broad_tone():
     from streamanon.photometric.texture import calm_albedo
 

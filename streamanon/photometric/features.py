@@ -156,15 +156,19 @@ BROW_FLOOR = 0.55
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def brow_colour(look: Look, lightness: float, light: float, darkest: np.ndarray) -> np.ndarray:
+def brow_colour(look: Look, lightness: float, light: float, darkest: np.ndarray,
+                hue: np.ndarray | None = None) -> np.ndarray:
     """(3,) the track's brow hair colour: a hair colour of BROW_PALETTE picked by ``look.hair`` (weights by the
     skin's CIELAB ``lightness``), at the scene's ``light``, between BROW_FLOOR and 1 x the luminance of
     ``darkest`` (3,), the skin darkened (brows drawn as a darker skin tone were grey bars; a near-black one on
-    light skin is lifted to BROW_FLOOR)."""
+    light skin is lifted to BROW_FLOOR). With ``hue`` (3,) (``brow_hue``: the original's brow hairs' colour over
+    their grey) the palette colour takes that hue at its own grey: a redhead's brows had come out olive-grey."""
     d = dark_share(lightness)
     weights = (1.0 - d) * BROW_WEIGHTS[0] + d * BROW_WEIGHTS[1]
     k = min(int(np.searchsorted(np.cumsum(weights / weights.sum()), look.hair, side="right")), len(BROW_PALETTE) - 1)
     colour = BROW_PALETTE[k] * light
+    if hue is not None:
+        colour = float(colour @ _LUMA) * hue
     cap = float(darkest @ _LUMA)
     lum = max(float(colour @ _LUMA), 1e-6)
     return (colour * float(np.clip(1.0, BROW_FLOOR * cap / lum, cap / lum))).astype(np.float32)
@@ -648,6 +652,24 @@ def brow_darkness(image: np.ndarray, points: np.ndarray, skin_grey: float) -> fl
     if len(pixels) < 12 or skin_grey <= 1.0:
         return None
     return float(np.clip(1.0 - float((pixels.astype(np.float32) @ _LUMA).mean()) / skin_grey, 0.0, 1.0))
+
+
+BROW_HUE_RANGE = (0.6, 1.6)  # a channel of the brows' hue (colour over grey) is held within this
+
+
+def brow_hue(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """(3,) the hue of the brow hairs of an (H, W, 3) uint8 face with (478, 2+) ``points``: the mean colour of
+    the darker half of the brow region's pixels over its grey, each channel within BROW_HUE_RANGE; None when the
+    brows are too small to read. One colour, like the lips': nothing of the brows' shape."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for upper, lower in brow_indices():
+        cv2.fillPoly(mask, [np.round(points[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
+    pixels = image[mask.astype(bool)].astype(np.float32)
+    if len(pixels) < 12:
+        return None
+    grey = pixels @ _LUMA
+    hairs = pixels[grey <= np.median(grey)].mean(0)
+    return np.clip(hairs / max(float(hairs @ _LUMA), 1.0), *BROW_HUE_RANGE).astype(np.float32)
 
 
 def lid_darkness(image: np.ndarray, points: np.ndarray) -> float | None:

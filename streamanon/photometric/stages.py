@@ -37,6 +37,7 @@ from .features import (
     Look,
     brow_colour,
     brow_darkness,
+    brow_hue,
     dark_share,
     draw_brows,
     draw_catchlights,
@@ -185,6 +186,7 @@ class FacePatch:
     teeth_light: float | None = None  # the original's teeth's grey over its skin's (teeth_reading); None: not read
     skin_rgb: np.ndarray | None = None  # (3,) the mean sRGB colour (0-255) of the original's skin pixels
     brows: float | None = None  # how much darker the original's brow region is than its skin (brow_darkness)
+    brow_hue: np.ndarray | None = None  # (3,) the hue of the original's brow hairs (features.brow_hue)
     lids: float | None = None  # how dark the original's upper lid line is (features.lid_darkness)
     uv: np.ndarray | None = None  # (H, W, 2) texture coordinates of the render's pixels (-1 outside)
     covered: np.ndarray | None = None  # (H, W) bool: rendered pixels (face and mouth opening)
@@ -264,6 +266,7 @@ def measure(p: FacePatch, settings: PhotometricSettings) -> None:
     if settings.drawn_mouth:
         p.teeth, p.teeth_light = (None, None) if p.skin_rgb is None else teeth_reading(small, verts, p.skin_rgb)
     p.brows = None if p.skin_rgb is None else brow_darkness(small, verts, float(p.skin_rgb @ LUMA))
+    p.brow_hue = brow_hue(small, verts)
     p.lids = lid_darkness(p.original, p.own)  # at full size: at the light's size a lash line is a smudge
     skin_mask = M.skin_mask(p.own, (h, w))
     if beard_px is not None and (skin_mask & ~beard_px).sum() >= 0.25 * skin_mask.sum():
@@ -386,7 +389,7 @@ def teeth_reading(image: np.ndarray, points: np.ndarray, skin: np.ndarray) -> tu
 def smooth(p: FacePatch, store: TemporalStore) -> None:
     """Replace the patch's measurements by the track's smoothed ones, after this frame's."""
     reuse(p, store.smooth(p.track_id, p.sh, p.lab.mean, p.lab.std, p.detail, p.lips, p.beard, p.tail, p.teeth,
-                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.beard_hair))
+                          p.skin_rgb, p.teeth_light, p.brows, p.lids, p.beard_hair, p.brow_hue))
 
 
 def reuse(p: FacePatch, state: TrackState) -> None:
@@ -394,7 +397,7 @@ def reuse(p: FacePatch, state: TrackState) -> None:
     p.sh, p.lab, p.detail, p.lips = state.sh, LabStats(state.lab_mean, state.lab_std), state.grain, state.lips
     p.beard, p.tail = state.beard or 0.0, state.tail or 0.0
     p.teeth, p.skin_rgb, p.teeth_light, p.brows = state.teeth, state.skin_rgb, state.teeth_light, state.brows
-    p.lids, p.beard_hair = state.lids, state.beard_hair
+    p.lids, p.beard_hair, p.brow_hue = state.lids, state.beard_hair, state.brow_hue
 
 
 def step(p: FacePatch, settings: PhotometricSettings, store: TemporalStore) -> None:
@@ -643,8 +646,8 @@ def features(p: FacePatch, hairs: np.ndarray | None = None, drawn_mouth: bool = 
         draw_beard(p.render, p.uv, hairs, p.beard, np.clip(keep * 1.5, 0, 1), p.beard_hair)
     shade = p.look.brow_shade * (1.0 - BROW_DARKER * dark_share(float(p.lab.mean[0])))  # near black on dark skin
     darkest = (skin * shade * np.array([1.0, 0.9, 0.82])).astype(np.float32)
-    draw_brows(p.render, p.target, p.look.brows, brow_colour(p.look, float(p.lab.mean[0]), light, darkest),
-               darkness=p.brows)
+    draw_brows(p.render, p.target, p.look.brows,
+               brow_colour(p.look, float(p.lab.mean[0]), light, darkest, p.brow_hue), darkness=p.brows)
     draw_lips(p.render, p.target, p.look.lips if p.lips is None else lips_tint(p, skin), p.size)
     shade_sockets(p.render, p.target)
     draw_nose(p.render, p.target, p.size)

@@ -67,6 +67,7 @@ class TrackState:
     teeth_light: float | None = None  # the grey of the original's teeth over its skin's
     skin_rgb: np.ndarray | None = None  # the mean sRGB colour (0-255) of the original's skin pixels
     brows: float | None = None  # how much darker the original's brow region is than its skin
+    brow_hue: np.ndarray | None = None  # the hue of the original's brow hairs (colour over grey)
     lids: float | None = None  # how dark the original's upper lid line is
     raw: dict = field(default_factory=dict)
 
@@ -96,12 +97,13 @@ class TemporalStore:
                lips: np.ndarray | None = None, beard: float = 0.0, tail: float = 0.0,
                teeth: float | None = None, skin_rgb: np.ndarray | None = None,
                teeth_light: float | None = None, brows: float | None = None,
-               lids: float | None = None, beard_hair: np.ndarray | None = None) -> TrackState:
+               lids: float | None = None, beard_hair: np.ndarray | None = None,
+               brow_hue: np.ndarray | None = None) -> TrackState:
         """The track's state after this frame's measurements: they become the values it approaches (a lip colour
         or skin colour that could not be read (None) leaves the last one), and it takes one step."""
         s = self.states.setdefault(track_id, TrackState())
         fresh = dict(sh=sh, lab_mean=lab_mean, lab_std=lab_std, grain=grain, lips=lips, beard=beard, tail=tail,
-                     skin_rgb=skin_rgb, brows=brows, lids=lids, beard_hair=beard_hair)
+                     skin_rgb=skin_rgb, brows=brows, lids=lids, beard_hair=beard_hair, brow_hue=brow_hue)
         s.raw.update({k: v for k, v in fresh.items() if v is not None})
         self.teeth(track_id, teeth, teeth_light)
         return self.advance(track_id)
