@@ -641,14 +641,19 @@ def brow_profile(t: np.ndarray) -> np.ndarray:
     return 0.15 + 0.75 * np.clip(t / 0.6, 0, 1) ** 0.8
 
 
+def brow_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(K, C) the pixels of an (H, W, C) image between the brow landmarks of the (478, 2+) ``points``."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for upper, lower in brow_indices():
+        cv2.fillPoly(mask, [np.round(points[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
+    return image[mask.astype(bool)]
+
+
 def brow_darkness(image: np.ndarray, points: np.ndarray, skin_grey: float) -> float | None:
     """How much darker than the skin the region between the brow landmarks of an (H, W, 3) uint8 face with
     (478, 2+) ``points`` is: 1 - its mean grey / ``skin_grey`` (0-255), in [0, 1]; None when the brows are too
     small to read. One number, like the skin colour: nothing of the brows' shape."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    for upper, lower in brow_indices():
-        cv2.fillPoly(mask, [np.round(points[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
-    pixels = image[mask.astype(bool)]
+    pixels = brow_pixels(image, points)
     if len(pixels) < 12 or skin_grey <= 1.0:
         return None
     return float(np.clip(1.0 - float((pixels.astype(np.float32) @ _LUMA).mean()) / skin_grey, 0.0, 1.0))
@@ -661,10 +666,7 @@ def brow_hue(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """(3,) the hue of the brow hairs of an (H, W, 3) uint8 face with (478, 2+) ``points``: the mean colour of
     the darker half of the brow region's pixels over its grey, each channel within BROW_HUE_RANGE; None when the
     brows are too small to read. One colour, like the lips': nothing of the brows' shape."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    for upper, lower in brow_indices():
-        cv2.fillPoly(mask, [np.round(points[np.r_[upper, lower[::-1]], :2]).astype(np.int32)], 1)
-    pixels = image[mask.astype(bool)].astype(np.float32)
+    pixels = brow_pixels(image, points).astype(np.float32)
     if len(pixels) < 12:
         return None
     grey = pixels @ _LUMA

@@ -200,20 +200,27 @@ class FacePatch:
     frame: int = 0  # the renderer's frame count when it was prepared
 
 
+def patch_region(own: np.ndarray, target: np.ndarray, shape: tuple[int, int], margin: float = MARGIN
+                 ) -> tuple[tuple[int, int, int, int] | None, float]:
+    """The region of a frame of (H, W) ``shape`` that a face's patch covers (None: outside the frame), and the
+    face's size: both outlines' bounding box, ``margin`` x its size further on each side."""
+    both = np.concatenate([own[:, :2], target[:, :2]])
+    lo, hi = both.min(0), both.max(0)
+    return region_of(np.concatenate([lo, hi]), 1.0 + 2 * margin, shape), float((hi - lo).max())
+
+
 def make_patch(rgb: np.ndarray, own: np.ndarray, target: np.ndarray, model: np.ndarray, track_id: int,
                albedo: np.ndarray, noise: np.ndarray, look: Look | None = None, margin: float = MARGIN,
                marks: np.ndarray | None = None) -> FacePatch:
     """The patch of a face with (478, 2) frame-pixel landmarks ``own`` and new geometry ``target``."""
-    both = np.concatenate([own[:, :2], target[:, :2]])
-    lo, hi = both.min(0), both.max(0)
-    roi = region_of(np.concatenate([lo, hi]), 1.0 + 2 * margin, rgb.shape[:2])
+    roi, size = patch_region(own, target, rgb.shape[:2], margin)
     if roi is None:
         raise ValueError("the face lies outside the frame")
     x0, y0, x1, y1 = roi
     shift = np.array([x0, y0], np.float64)
     own3 = U.lift(own[:, :2] - shift, model)
     tgt3 = U.lift(target[:, :2] - shift, model)
-    p = FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, float((hi - lo).max()))
+    p = FacePatch(track_id, roi, rgb[y0:y1, x0:x1].copy(), own3, tgt3, albedo, noise, size)
     if look is not None:
         p.look = look
     p.marks = marks
@@ -917,12 +924,8 @@ class FaceRenderer:
         s, key = self.settings, self.keys.get(track_id)
         if s.render_every < 2 or s.hair or key is None or self._cut or self.frame - key.frame >= s.render_every:
             return None
-        both = np.concatenate([own[:, :2], target[:, :2]])
-        lo, hi = both.min(0), both.max(0)
-        if not R.moved_little(target[:, :2], key.target, float((hi - lo).max()), key.size):
-            return None
-        roi = region_of(np.concatenate([lo, hi]), 1.0 + 2 * MARGIN, shape)
-        if roi is None:
+        roi, size = patch_region(own, target, shape)
+        if roi is None or not R.moved_little(target[:, :2], key.target, size, key.size):
             return None
         origin, region = np.array(roi[:2], np.float64), (roi[3] - roi[1], roi[2] - roi[0])
         grid = R.backward_grid(target[:, :2] - origin, key.target - np.array(key.roi[:2], np.float64), region)
