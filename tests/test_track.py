@@ -242,3 +242,35 @@ def test_camera_motion_reads_a_pan_and_nothing_on_a_still_or_cut_frame():
     np.testing.assert_allclose(shift, [-8, -3], atol=1.0)
     other = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), np.uint8), (0, 0), 2.0)
     assert not cm.step(other).any()  # a cut
+
+
+def test_a_mouth_that_opens_on_a_still_face_is_open_on_that_frame(monkeypatch):
+    """Found on retalk_1: while the man talked, the mesh was skipped on every other frame of his still head
+    (``mesh_every`` 2) and his predicted mouth stayed shut on the frame it opened (opening 0.013 against 0.135),
+    then jumped; the new face's mouth lagged his speech. A face is meshed on every frame by default."""
+    from streamanon.faces import landmarks as L
+    from streamanon.faces.analyze import FaceAnalyzer
+    from streamanon.faces.shape import ShapeModel
+    from streamanon.models.engine import ENGINES_DIR
+
+    face = ShapeModel.load(ENGINES_DIR / "shape_model.npz").mean.reshape(-1, 2) * 300.0 + 200.0
+    jaw = face[:, 1] > face[14, 1] - 1  # the lower lip, the chin and the jaw below the mouth's middle
+    an = FaceAnalyzer()
+    box = np.r_[face.min(0), face.max(0)].astype(np.float32)
+    monkeypatch.setattr(an.detector, "detect", lambda rgb, threshold=None, max_side=None: (
+        box[None].copy(), np.array([0.9], np.float32)))
+    frame = {"n": 0}
+
+    def estimate(self, rgb, center, size, angle_deg=0.0):
+        pts = face.copy()
+        if frame["n"] >= 6:
+            pts[jaw, 1] += 20.0  # the mouth opens
+        return pts.astype(np.float32)
+
+    monkeypatch.setattr(L.MeshEstimator, "estimate", estimate)
+    rgb = np.zeros((720, 1280, 3), np.uint8)
+    for n in range(8):
+        frame["n"] = n
+        faces = an.analyze(rgb)
+        lip = faces.landmarks[0][14, 1] - face[14, 1]
+        assert (lip < 1.0) if n < 6 else (lip > 12.0), (n, lip)

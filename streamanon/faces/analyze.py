@@ -30,7 +30,8 @@ class AnalyzerSettings:
 
     detect_every: run the detector every k frames (and on the frame a face's mesh is lost).
     mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
-    their prediction along the smoothed velocity (1: every frame).
+    their prediction along the smoothed velocity (1, the default: every frame. At 2 a talking head's mouth
+    stayed shut on the frame it opened, predicted from a still face, and the new face's mouth lagged the speech).
     mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
     max_missed_runs: a face the detector misses this many runs in a row ends (it is covered until then).
     threshold: detector confidence.
@@ -40,7 +41,7 @@ class AnalyzerSettings:
     """
 
     detect_every: int = 8
-    mesh_every: int = 2
+    mesh_every: int = 1
     mesh_min: int = 56
     max_missed_runs: int = 2
     threshold: float = 0.2
