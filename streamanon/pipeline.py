@@ -85,6 +85,8 @@ class Pipeline:
         # frames held after analysis: the detector's interval (live) or two (file), see faces/lookahead.py
         k = analyzer.settings.detect_every if hasattr(analyzer, "settings") else 1
         self.lookahead = Lookahead(lookahead if lookahead is not None else (k if live else 2 * k) if k > 1 else 0)
+        if live is None and hasattr(analyzer, "held"):  # live mode may let a frame go before its window is full
+            analyzer.held = self.lookahead.window
         self.abort = threading.Event()
         self.errors: list[BaseException] = []
         self.clock = LiveClock(live.max_latency) if live else Playback() if pace else None

@@ -247,7 +247,8 @@ def test_camera_motion_reads_a_pan_and_nothing_on_a_still_or_cut_frame():
 def test_a_mouth_that_opens_on_a_still_face_is_open_on_that_frame(monkeypatch):
     """Found on retalk_1: while the man talked, the mesh was skipped on every other frame of his still head
     (``mesh_every`` 2) and his predicted mouth stayed shut on the frame it opened (opening 0.013 against 0.135),
-    then jumped; the new face's mouth lagged his speech. A face is meshed on every frame by default."""
+    then jumped; the new face's mouth lagged his speech. A face of EXPRESSIVE_MIN px or more is meshed on every
+    frame."""
     from streamanon.faces import landmarks as L
     from streamanon.faces.analyze import FaceAnalyzer
     from streamanon.faces.shape import ShapeModel
@@ -274,3 +275,34 @@ def test_a_mouth_that_opens_on_a_still_face_is_open_on_that_frame(monkeypatch):
         faces = an.analyze(rgb)
         lip = faces.landmarks[0][14, 1] - face[14, 1]
         assert (lip < 1.0) if n < 6 else (lip > 12.0), (n, lip)
+
+
+@pytest.mark.parametrize("held, meshed, half_run", [(16, True, False), (0, True, True), (16, False, True)])
+def test_frames_held_for_backfill_spare_the_half_run_when_meshes_follow_every_face(monkeypatch, held, meshed,
+                                                                                   half_run):
+    """File mode holds 2k frames to cover a new face back to its first frames, so the half-resolution run midway
+    between two full runs is made only for a face no mesh follows (a box track of HALF_MIN px or more); live
+    mode and numpy frames hold nothing and keep it."""
+    from streamanon.faces import landmarks as L
+    from streamanon.faces.analyze import AnalyzerSettings, FaceAnalyzer
+    from streamanon.faces.shape import ShapeModel
+    from streamanon.models.engine import ENGINES_DIR
+
+    face = ShapeModel.load(ENGINES_DIR / "shape_model.npz").mean.reshape(-1, 2) * 300.0 + 200.0
+    an = FaceAnalyzer(AnalyzerSettings(detect_every=8))
+    an.held = held
+    box = np.r_[face.min(0), face.max(0)].astype(np.float32)
+    runs = []
+
+    def detect(rgb, threshold=None, max_side=None):
+        runs.append((an._frame, max_side))
+        return box[None].copy(), np.array([0.9], np.float32)
+
+    monkeypatch.setattr(an.detector, "detect", detect)
+    monkeypatch.setattr(L.MeshEstimator, "estimate",
+                        lambda self, rgb, center, size, angle_deg=0.0: face.astype(np.float32) if meshed else None)
+    for _ in range(10):
+        an.analyze(np.zeros((720, 1280, 3), np.uint8))
+    assert [f for f, _ in runs] == ([1, 5, 9] if half_run else [1, 9])
+    assert len(an.tracks) == 1
+

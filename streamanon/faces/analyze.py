@@ -19,7 +19,16 @@ from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
 from .motion import CameraMotion
-from .track import MAX_BOX_SPEED, AdaptivePoints, BoxPath, NoFilter, Track, containment, greedy_match, iou
+from .track import (
+    MAX_BOX_SPEED,
+    AdaptivePoints,
+    BoxPath,
+    NoFilter,
+    Track,
+    containment,
+    greedy_match,
+    iou,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +38,8 @@ class AnalyzerSettings:
     """How faces are found and followed.
 
     detect_every: run the detector every k frames (and on the frame a face's mesh is lost).
-    mesh_every: a steady, slowly moving face gets its mesh every k frames; in between, its landmarks are
-    their prediction along the smoothed velocity (1, the default: every frame. At 2 a talking head's mouth
-    stayed shut on the frame it opened, predicted from a still face, and the new face's mouth lagged the speech).
+    mesh_every: a steady, slowly moving face under EXPRESSIVE_MIN px gets its mesh every k frames; in between,
+    its landmarks are their prediction along the smoothed velocity (1: every frame).
     mesh_min: faces shorter than this (px, detector box) are box tracks, covered from their box.
     max_missed_runs: a face the detector misses this many runs in a row ends (it is covered until then).
     threshold: detector confidence.
@@ -41,7 +49,7 @@ class AnalyzerSettings:
     """
 
     detect_every: int = 8
-    mesh_every: int = 1
+    mesh_every: int = 2
     mesh_min: int = 56
     max_missed_runs: int = 2
     threshold: float = 0.2
@@ -70,6 +78,11 @@ def _box_center_size(box: np.ndarray) -> tuple[np.ndarray, float]:
 
 # a face skips its mesh only while its landmarks move less than this share of its size per frame
 STEADY_SPEED = 0.02
+# a face this tall (px) or more is meshed on every frame, however still: its mouth and eyes must follow speech and
+# blinks. Skipped on every other frame, retalk_1's predicted mouth stayed shut on the frame it opened (opening 0.013
+# against 0.135) and the new mouth lagged his speech. Smaller faces keep ``mesh_every``: meshing the stadium's
+# 40-60 px faces on every frame changed which tracks its crowd's detections went to, and left two faces bare
+EXPRESSIVE_MIN = 100
 # faces with their own tracking-mode mesh estimator; more faces at once share the static one
 MAX_TRACKING_MESHES = 8
 # a coasting face's box grows with the frames since it was last seen, up to this factor; it is covered
@@ -130,6 +143,10 @@ class FaceAnalyzer:
     ran on it, ``jumped`` the tracks matched on it to a detection they do not overlap, and ``priors`` the
     earlier sighting (frames ago, box) of each track started on it from two weak detections in a row (a face
     that scores just under the threshold, run after run).
+
+    ``held``: frames the caller holds back after analysis to cover a new face back to its first frames
+    (``Lookahead``, file and pipe mode). From twice the detector's interval on, the half-resolution run is made
+    only for the faces that no mesh follows: a new face is covered back from the next full run.
     """
 
     def __init__(self, settings: AnalyzerSettings | None = None):
@@ -154,6 +171,7 @@ class FaceAnalyzer:
         self._candidates: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._pan = np.zeros(2)  # the camera's motion since the stream began, px
         self._half_done = False  # the half-resolution run between two full runs is done
+        self.held = 0
         self._prior_of: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self.detected = False
         self.frame_shape: tuple[int, int] = (0, 0)
@@ -189,9 +207,18 @@ class FaceAnalyzer:
         lost = any(t.has_mesh and t.misses > 0 and t.extra.get("missed_runs", 0) == 0 for t in self.tracks)
         if lost:
             return "full"
-        if k >= 6 and not self._half_done and self._since_detect >= k // 2:
+        if k >= 6 and not self._half_done and self._since_detect >= k // 2 and self._half_needed():
             return "half"
         return None
+
+    def _half_needed(self) -> bool:
+        """Whether the half-resolution run has faces to find or follow: always while frames are not held for
+        backfill (live mode, numpy frames); else only for a box track of HALF_MIN px or more (a mesh follows the
+        others on every frame, and a lost mesh calls a full run at once). On a one-face clip (lp_s18) that run
+        was a fifth of the detector's cost and 7% of the CPU."""
+        if self.held < 2 * self.settings.detect_every:
+            return True
+        return any(not t.has_mesh and float(t.box()[3] - t.box()[1]) >= HALF_MIN for t in self.tracks)
 
     def analyze(self, rgb: np.ndarray) -> Faces:
         s = self.settings
@@ -359,15 +386,15 @@ class FaceAnalyzer:
         return self._estimate(self.mesh, rgb, center, 2.0 * size)
 
     def _may_skip_mesh(self, t: Track, pan: np.ndarray) -> bool:
-        """A face meshed on the last frame, moving slowly in the frame (its own motion plus the camera's
-        ``pan``), on its off-frame of ``mesh_every``."""
+        """A face under EXPRESSIVE_MIN px meshed on the last frame, moving slowly in the frame (its own motion plus
+        the camera's ``pan``), on its off-frame of ``mesh_every``."""
         k = self.settings.mesh_every
         if k <= 1 or not t.has_mesh or t.misses or t.age < 3 or (self._frame + t.id) % k == 0:
             return False
         velocity = getattr(t.filter, "velocity", None)
-        if velocity is None:
-            return False
         _, size = _box_center_size(t.box())
+        if velocity is None or size >= EXPRESSIVE_MIN:
+            return False
         speed = float(np.abs(velocity + pan).max())
         return speed < STEADY_SPEED * size
 
