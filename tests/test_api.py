@@ -101,12 +101,24 @@ def _mesh_calls(analyzer: FaceAnalyzer, frames: list[np.ndarray]) -> tuple[int, 
     return calls, faces
 
 
-def test_a_steady_face_is_meshed_every_other_frame_a_moving_one_every_frame(astronaut):
+def test_a_steady_small_face_is_meshed_every_other_frame_a_large_or_moving_one_every_frame(astronaut):
+    """A face of EXPRESSIVE_MIN px or more is meshed on every frame: its mouth opens on the frame the person's
+    does (skipped, retalk_1's stayed shut for a frame)."""
+    import cv2
+
+    from streamanon.faces.analyze import EXPRESSIVE_MIN
+
     analyzer = FaceAnalyzer(AnalyzerSettings(mesh_every=2))
     try:
-        steady, faces = _mesh_calls(analyzer, [astronaut] * 12)
+        small = np.zeros_like(astronaut)
+        small[128:384, 128:384] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+        steady, faces = _mesh_calls(analyzer, [small] * 12)
         assert all(len(f) == 1 and not f.coasting.any() for f in faces)
+        assert float(np.ptp(faces[0].landmarks[0][:, 1])) < EXPRESSIVE_MIN
         assert steady <= 8  # 12 frames, about half of them meshed
+        analyzer.reset()
+        large, faces = _mesh_calls(analyzer, [astronaut] * 12)
+        assert float(np.ptp(faces[0].landmarks[0][:, 1])) >= EXPRESSIVE_MIN and large >= 12
         analyzer.reset()
         # 6 px per frame, about 5% of the face: always measured, never left to the prediction
         moving, faces = _mesh_calls(analyzer, [np.roll(astronaut, 6 * i, axis=1) for i in range(12)])
