@@ -19,16 +19,7 @@ from ..types import Faces
 from .centerface import CenterFace
 from .landmarks import N_POINTS, MeshEstimator, landmark_box, roll_degrees
 from .motion import CameraMotion
-from .track import (
-    MAX_BOX_SPEED,
-    AdaptivePoints,
-    BoxPath,
-    NoFilter,
-    Track,
-    containment,
-    greedy_match,
-    iou,
-)
+from .track import MAX_BOX_SPEED, AdaptivePoints, BoxPath, NoFilter, Track, containment, greedy_match, iou
 
 log = logging.getLogger(__name__)
 
