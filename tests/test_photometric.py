@@ -232,6 +232,28 @@ def test_the_originals_mouth_moved_into_a_wider_opening_has_dark_corners_not_pal
     assert mouth[y, x].mean() > 0.8  # the middle shows the original's opening
 
 
+def test_a_grin_no_wider_than_the_originals_shows_its_teeth_towards_the_corners(model3d):
+    """The corner shadow hides the original's lip corners that a wider new opening brings in; at full reach on a
+    grin as wide as the original's, the corners were black wedges where its teeth showed (stargan_031796)."""
+    from streamanon.photometric.features import draw_mouth, mouth_arcs
+
+    pts = face_points(model3d, size=600)
+    lower = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    opened = pts.copy()
+    opened[lower, 1] += 40
+    original = np.full((600, 600, 3), 0.9, np.float32)  # teeth across the opening
+    upper, _ = mouth_arcs()
+    for scale, bright in ((1.0, True), (1.3, False)):
+        new = opened.copy()
+        mid = opened[[61, 291], 0].mean()
+        new[:, 0] = mid + scale * (opened[:, 0] - mid)
+        mouth = np.full((600, 600, 3), 0.5, np.float32)
+        draw_mouth(mouth, new, 300.0, 1.0, source=(original, opened))
+        left, middle = new[upper[0], :2], new[[13, 14], :2].mean(0)
+        x, y = np.round(left + 0.2 * (middle - left)).astype(int)  # a fifth of the way in from the corner
+        assert (mouth[y, x].mean() > 0.6) == bright, (scale, mouth[y, x])
+
+
 def test_srgb_round_trip():
     x = np.arange(256, dtype=np.uint8)
     assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01

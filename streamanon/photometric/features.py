@@ -421,7 +421,9 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         ring = [loop.mean(0) + 1.6 * (loop - loop.mean(0)) for loop in (new, old)]
         inside = warp_region(original, np.r_[new, ring[0]], np.r_[old, ring[1]], sub.shape[:2], origin)
         inside = inside.astype(np.float32) / 255.0 if inside.dtype == np.uint8 else inside.astype(np.float32)
-        _over(inside, MOUTH_DARK * light, corner_shadow(sub.shape[:2], top[0], top[-1]))
+        widened = np.ptp(new[:, 0]) / max(float(np.ptp(old[:, 0])), 1e-6)  # the new opening over the original's
+        reach = float(np.clip((widened - 1.0) / CORNER_WIDENING, CORNER_MIN, 1.0))
+        _over(inside, MOUTH_DARK * light, corner_shadow(sub.shape[:2], top[0], top[-1], reach))
         _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
         return
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
@@ -448,17 +450,23 @@ MOUTH_DARK = np.array([0.17, 0.07, 0.07], np.float32)  # the mouth's interior, u
 # its lip corners and side teeth in as pale wedges
 CORNER_REACH = (0.2, 0.5)
 CORNER_DARK = 0.9
+# the corner shadow reaches as far as CORNER_REACH when the new opening is CORNER_WIDENING wider than the
+# original's (its corners then show the original's lip corners), and CORNER_MIN of that when it is no wider: at full
+# reach on every smile, the corners of a grin as wide as the original's were black wedges where its teeth showed
+CORNER_WIDENING = 0.25
+CORNER_MIN = 0.5
 
 
-def corner_shadow(shape: tuple[int, int], left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """(H, W) float weight of the mouth's corner shadow (CORNER_REACH, CORNER_DARK) of an opening with the (2,)
-    corner points ``left`` and ``right`` (pixels of the image of ``shape``)."""
+def corner_shadow(shape: tuple[int, int], left: np.ndarray, right: np.ndarray, reach: float = 1.0) -> np.ndarray:
+    """(H, W) float weight of the mouth's corner shadow (CORNER_REACH x ``reach``, CORNER_DARK) of an opening with
+    the (2,) corner points ``left`` and ``right`` (pixels of the image of ``shape``)."""
     axis = np.asarray(right, np.float32) - np.asarray(left, np.float32)
     length = max(float(axis @ axis), 1e-6)
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     t = ((gx - left[0]) * axis[0] + (gy - left[1]) * axis[1]) / length  # 0 at the left corner, 1 at the right
     edge = 2.0 * np.minimum(t, 1.0 - t)  # 0 at a corner, 1 in the middle
-    return (CORNER_DARK * (1.0 - smoothstep((edge - CORNER_REACH[0]) / (CORNER_REACH[1] - CORNER_REACH[0])))
+    lo, hi = CORNER_REACH[0] * reach, CORNER_REACH[1] * reach
+    return (CORNER_DARK * (1.0 - smoothstep((edge - lo) / (hi - lo)))
             ).astype(np.float32)
 
 
