@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .faces.align import align_matrix, transform, warp_crop
-from .faces.landmarks import FACE_OVAL
+from .faces.landmarks import FACE_OVAL, LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from .faces.shape import ShapeModel
 from .faces.sketch import crop_mask, render_sketch, render_sparse
 from .masks import region_of
@@ -180,6 +180,11 @@ class FramePlan:
 # out and up to the upper lip, and the opening became a wide slit with notched corners (lp_d18)
 ROUND = (0.35, 0.7)
 MOUTH_REACH = 0.6  # the held-back region fades out this share of the mouth width beyond the outer lip contour
+# a pursed mouth (a kiss, a small "o": inner corners' distance over the outer eye corners' from PUCKER[0] down to
+# PUCKER[1]) is held back too. Its gap is too small for ROUND, and the sampled identity's wider mouth added to it
+# drew a wide slit where the person pouted (lp_d12, whose pouts read 0.32-0.33). The narrowest of the 68
+# CelebA-HQ faces reads 0.44 (1st percentile 0.446), retalk_1's talking 0.45-0.56, lp_s18's 0.47-0.49
+PUCKER = (0.42, 0.34)
 
 
 def mouth_falloff(mean: np.ndarray) -> np.ndarray:
@@ -191,6 +196,15 @@ def mouth_falloff(mean: np.ndarray) -> np.ndarray:
     width = float(np.ptp(mean[outer, 0]))
     d = np.array([-cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in mean])
     return (1.0 - smoothstep(d / (MOUTH_REACH * width))).astype(np.float32)
+
+
+def pucker_hold(own: np.ndarray) -> float:
+    """0 for a mouth of the (N, 2) ``own`` shape as wide as most, rising to 1 for a pursed one (the inner corners'
+    distance over the outer eye corners', from PUCKER[0] down to PUCKER[1])."""
+    upper, _ = mouth_arcs()
+    width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
+    eyes = float(np.linalg.norm(own[LEFT_EYE_OUTER] - own[RIGHT_EYE_OUTER]))
+    return float(smoothstep((PUCKER[0] - width / max(eyes, 1e-6)) / (PUCKER[0] - PUCKER[1])))
 
 
 def roundness_hold(own: np.ndarray) -> float:
@@ -282,7 +296,7 @@ class FaceGenerator:
         if not self.settings.swap:
             return m, own, ident
         own_coords = ident.own_identity(self.shape_model.identity_coords((own / CROP)[None])[0])
-        hold = roundness_hold(own)
+        hold = max(roundness_hold(own), pucker_hold(own))
         weights = self.weights * (1.0 - hold * self.mouth) if hold > 0.0 else self.weights
         target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, weights, CROP, own_coords))
         return m, keep_gaze(own, target), ident

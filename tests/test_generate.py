@@ -165,3 +165,29 @@ def test_a_rounded_mouth_keeps_its_own_shape_where_a_closed_one_takes_the_new_id
         assert hold == (0.0 if name == "closed" else 1.0)
     assert moved["closed"] > 1.0
     assert moved["rounded"] < 0.5 * moved["closed"]
+
+
+def test_a_pursed_mouth_keeps_its_own_shape_where_a_closed_one_takes_the_new_identitys(frame_and_faces):
+    """A kiss or a small "o" is too little open for the rounded-mouth hold, and the new identity's wider mouth
+    added to it drew a wide slit where the person pouted. A pursed mouth takes (almost) none of the swap's change
+    on the lips; the same mouth at its usual width still takes it."""
+    from streamanon.faces.align import align_matrix, transform
+    from streamanon.generate import pucker_hold
+    from streamanon.photometric.features import lip_polygons
+
+    rgb, faces = frame_and_faces
+    closed = faces.landmarks[0].copy()
+    upper, lower = lip_polygons()
+    lips = np.unique(np.r_[upper, lower])
+    pursed = closed.copy()
+    centre = closed[lips].mean(0)
+    pursed[lips, 0] = centre[0] + 0.45 * (closed[lips, 0] - centre[0])
+    moved = {}
+    for name, shape in (("closed", closed), ("pursed", pursed)):
+        gen = FaceGenerator(GenerateSettings(variant="mesh", refine=False))
+        own = transform(shape[:, :2], align_matrix(shape, CROP))
+        _, target, _ = gen.new_geometry(shape, 0)
+        moved[name] = float(np.linalg.norm(target[lips] - own[lips], axis=1).mean())
+        assert pucker_hold(own) == (0.0 if name == "closed" else 1.0)
+    assert moved["closed"] > 1.0
+    assert moved["pursed"] < 0.5 * moved["closed"]
