@@ -151,6 +151,7 @@ class TrackIdentity:
     marks: np.ndarray | None = None  # the mesh variant's sparse skin marks
     own: np.ndarray | None = None  # the person's own identity coordinates, a running mean over the track
     seen: int = 0  # frames in that mean
+    mouth: float | None = None  # the person's usual mouth width (``mouth_width``), a running mean over the track
 
     def own_identity(self, coords: np.ndarray) -> np.ndarray:
         """Add this frame's projection ``coords`` (k,) of the person's shape to the running mean, return it.
@@ -161,6 +162,13 @@ class TrackIdentity:
         rate = max(1.0 / self.seen, 1.0 / OWN_MEMORY)
         self.own = coords.copy() if self.own is None else self.own + rate * (coords - self.own)
         return self.own
+
+    def usual_mouth(self, width: float) -> float:
+        """Add this frame's ``mouth_width`` to the track's running mean (at the rate of ``own_identity``, which
+        counts the frames), return the mean: how wide this person's mouth usually is."""
+        rate = max(1.0 / max(self.seen, 1), 1.0 / OWN_MEMORY)
+        self.mouth = width if self.mouth is None else self.mouth + rate * (width - self.mouth)
+        return self.mouth
 
 
 @dataclass
@@ -180,11 +188,12 @@ class FramePlan:
 # out and up to the upper lip, and the opening became a wide slit with notched corners (lp_d18)
 ROUND = (0.35, 0.7)
 MOUTH_REACH = 0.6  # the held-back region fades out this share of the mouth width beyond the outer lip contour
-# a pursed mouth (a kiss, a small "o": inner corners' distance over the outer eye corners' from PUCKER[0] down to
-# PUCKER[1]) is held back too. Its gap is too small for ROUND, and the sampled identity's wider mouth added to it
-# drew a wide slit where the person pouted (lp_d12, whose pouts read 0.32-0.33). The narrowest of the 68
-# CelebA-HQ faces reads 0.44 (1st percentile 0.446), retalk_1's talking 0.45-0.56, lp_s18's 0.47-0.49
-PUCKER = (0.42, 0.34)
+# a pursed mouth (a kiss, a small "o": its width ``mouth_width`` over the person's usual one along the track, from
+# PUCKER[0] down to PUCKER[1]) is held back too. Its gap is too small for ROUND, and the sampled identity's wider
+# mouth added to it drew a wide slit where the person pouted (lp_d12's pouts: 0.62 of his usual width). Relative
+# to the person: a child's mouth is narrow at rest (lp_d11: 0.40 of the eyes' width at the median, against 0.54 on
+# CelebA-HQ), and held on every frame it kept her own mouth. A single image has no usual width: never held
+PUCKER = (0.85, 0.7)
 
 
 def mouth_falloff(mean: np.ndarray) -> np.ndarray:
@@ -198,13 +207,17 @@ def mouth_falloff(mean: np.ndarray) -> np.ndarray:
     return (1.0 - smoothstep(d / (MOUTH_REACH * width))).astype(np.float32)
 
 
-def pucker_hold(own: np.ndarray) -> float:
-    """0 for a mouth of the (N, 2) ``own`` shape as wide as most, rising to 1 for a pursed one (the inner corners'
-    distance over the outer eye corners', from PUCKER[0] down to PUCKER[1])."""
+def mouth_width(own: np.ndarray) -> float:
+    """The inner mouth corners' distance over the outer eye corners' in the (N, 2) ``own`` shape."""
     upper, _ = mouth_arcs()
     width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
-    eyes = float(np.linalg.norm(own[LEFT_EYE_OUTER] - own[RIGHT_EYE_OUTER]))
-    return float(smoothstep((PUCKER[0] - width / max(eyes, 1e-6)) / (PUCKER[0] - PUCKER[1])))
+    return width / max(float(np.linalg.norm(own[LEFT_EYE_OUTER] - own[RIGHT_EYE_OUTER])), 1e-6)
+
+
+def pucker_hold(width: float, usual: float) -> float:
+    """0 for a mouth ``width`` (``mouth_width``) near the person's ``usual`` one, rising to 1 for a pursed one
+    (their ratio from PUCKER[0] down to PUCKER[1])."""
+    return float(smoothstep((PUCKER[0] - width / max(usual, 1e-6)) / (PUCKER[0] - PUCKER[1])))
 
 
 def roundness_hold(own: np.ndarray) -> float:
@@ -296,7 +309,8 @@ class FaceGenerator:
         if not self.settings.swap:
             return m, own, ident
         own_coords = ident.own_identity(self.shape_model.identity_coords((own / CROP)[None])[0])
-        hold = max(roundness_hold(own), pucker_hold(own))
+        width = mouth_width(own)
+        hold = max(roundness_hold(own), pucker_hold(width, ident.usual_mouth(width)))
         weights = self.weights * (1.0 - hold * self.mouth) if hold > 0.0 else self.weights
         target = keep_mouth_gap(own, self.shape_model.new_shape(own, ident.coords, weights, CROP, own_coords))
         return m, keep_gaze(own, target), ident
