@@ -254,6 +254,32 @@ def test_a_grin_no_wider_than_the_originals_shows_its_teeth_towards_the_corners(
         assert (mouth[y, x].mean() > 0.6) == bright, (scale, mouth[y, x])
 
 
+def test_barely_parted_lips_have_no_dark_dots_at_the_mouths_corners(model3d):
+    """Between barely parted lips the moved opening is a sliver; its shaded corners were two dark dots at the
+    mouth's ends (retalk_1). The shadow deepens with the gap: a wide open mouth still has dark corners."""
+    from streamanon.photometric.features import draw_mouth, mouth_arcs
+
+    pts = face_points(model3d, size=600)
+    lower = np.array([14, 87, 178, 88, 95, 317, 402, 318, 324, 17, 84, 181, 91, 146, 314, 405, 321, 375])
+    original = np.full((600, 600, 3), 0.6, np.float32)  # the original's lips between its corners
+    upper, _ = mouth_arcs()
+    darkest = {}
+    rest = float(np.linalg.norm(pts[13] - pts[14]))  # the model's lips are a little apart
+    for gap in (4, 40):
+        opened = pts.copy()
+        opened[lower, 1] += gap - rest
+        new = opened.copy()
+        mid = opened[[61, 291], 0].mean()
+        new[:, 0] = mid + 1.3 * (opened[:, 0] - mid)  # the new opening is wider: the full corner shadow
+        mouth = np.full((600, 600, 3), 0.6, np.float32)
+        draw_mouth(mouth, new, float(np.ptp(pts[:, 1])), 1.0, source=(original, opened))
+        left, right, middle = new[upper[0], :2], new[upper[-1], :2], new[[13, 14], :2].mean(0)
+        near = [np.round(c + f * (middle - c)).astype(int) for c in (left, right) for f in (0.05, 0.1, 0.15)]
+        darkest[gap] = min(float(mouth[y - 2:y + 3, x - 2:x + 3].mean(2).min()) for x, y in near)
+    assert darkest[40] < 0.35  # a wide open mouth's corners are in shadow
+    assert darkest[4] > 0.45, darkest  # barely parted: no dark dots
+
+
 def test_srgb_round_trip():
     x = np.arange(256, dtype=np.uint8)
     assert np.abs(linear_to_srgb(srgb_to_linear(x)) - x).max() < 0.01

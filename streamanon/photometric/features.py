@@ -423,7 +423,8 @@ def draw_mouth(image: np.ndarray, points: np.ndarray, size: float, light: float,
         inside = inside.astype(np.float32) / 255.0 if inside.dtype == np.uint8 else inside.astype(np.float32)
         widened = np.ptp(new[:, 0]) / max(float(np.ptp(old[:, 0])), 1e-6)  # the new opening over the original's
         reach = float(np.clip((widened - 1.0) / CORNER_WIDENING, CORNER_MIN, 1.0))
-        _over(inside, MOUTH_DARK * light, corner_shadow(sub.shape[:2], top[0], top[-1], reach))
+        parted = float(smoothstep(gap / (CORNER_GAP * max(size, 1.0))))
+        _over(inside, MOUTH_DARK * light, corner_shadow(sub.shape[:2], top[0], top[-1], reach) * parted)
         _over(sub, inside, cv2.GaussianBlur(opening, (0, 0), max(0.5, 0.002 * size)))
         return
     inside = _mouth_inside(sub.shape[:2], top, bottom, light)
@@ -455,6 +456,9 @@ CORNER_DARK = 0.9
 # reach on every smile, the corners of a grin as wide as the original's were black wedges where its teeth showed
 CORNER_WIDENING = 0.25
 CORNER_MIN = 0.5
+# the shadow deepens with the lips' gap, fully from this share of the face: between barely parted lips the opening is
+# a sliver, and its shaded corners were two dark dots at the mouth's ends (retalk_1, while he paused between words)
+CORNER_GAP = 0.04
 
 
 def corner_shadow(shape: tuple[int, int], left: np.ndarray, right: np.ndarray, reach: float = 1.0) -> np.ndarray:
