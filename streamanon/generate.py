@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .faces.align import align_matrix, transform, warp_crop
-from .faces.landmarks import FACE_OVAL, LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from .faces.landmarks import FACE_OVAL
 from .faces.shape import ShapeModel
 from .faces.sketch import crop_mask, render_sketch, render_sparse
 from .masks import region_of
@@ -40,6 +40,7 @@ from .photometric.features import (
     random_look,
 )
 from .photometric.grain import marks_texture, noise_texture
+from .photometric.mesh import inter_ocular
 from .photometric.stages import FaceRenderer, PhotometricSettings
 from .photometric.temporal import steady_points
 from .photometric.texture import TextureModel, calm_albedo
@@ -159,16 +160,17 @@ class TrackIdentity:
         subspace: swapped away frame by frame, an "o" mouth came out as a wide grin and the drawn face's
         identity moved with the expression. The mean is the person; what a frame adds is expression."""
         self.seen += 1
-        rate = max(1.0 / self.seen, 1.0 / OWN_MEMORY)
-        self.own = coords.copy() if self.own is None else self.own + rate * (coords - self.own)
+        self.own = coords.copy() if self.own is None else self.own + self._rate() * (coords - self.own)
         return self.own
 
     def usual_mouth(self, width: float) -> float:
         """Add this frame's ``mouth_width`` to the track's running mean (at the rate of ``own_identity``, which
         counts the frames), return the mean: how wide this person's mouth usually is."""
-        rate = max(1.0 / max(self.seen, 1), 1.0 / OWN_MEMORY)
-        self.mouth = width if self.mouth is None else self.mouth + rate * (width - self.mouth)
+        self.mouth = width if self.mouth is None else self.mouth + self._rate() * (width - self.mouth)
         return self.mouth
+
+    def _rate(self) -> float:
+        return max(1.0 / max(self.seen, 1), 1.0 / OWN_MEMORY)
 
 
 @dataclass
@@ -207,11 +209,15 @@ def mouth_falloff(mean: np.ndarray) -> np.ndarray:
     return (1.0 - smoothstep(d / (MOUTH_REACH * width))).astype(np.float32)
 
 
+def _corners(own: np.ndarray) -> float:
+    """The inner mouth corners' distance in the (N, 2) ``own`` shape."""
+    upper, _ = mouth_arcs()
+    return float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
+
+
 def mouth_width(own: np.ndarray) -> float:
     """The inner mouth corners' distance over the outer eye corners' in the (N, 2) ``own`` shape."""
-    upper, _ = mouth_arcs()
-    width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
-    return width / max(float(np.linalg.norm(own[LEFT_EYE_OUTER] - own[RIGHT_EYE_OUTER])), 1e-6)
+    return _corners(own) / max(inter_ocular(own), 1e-6)
 
 
 def pucker_hold(width: float, usual: float) -> float:
@@ -224,9 +230,8 @@ def roundness_hold(own: np.ndarray) -> float:
     """0 for a closed or smiling mouth of the (N, 2) ``own`` shape, rising to 1 for a rounded one (the gap
     between the inner lips' middles over the inner corners' distance, from ROUND[0] to ROUND[1])."""
     upper, lower = mouth_arcs()
-    width = float(np.linalg.norm(own[upper[-1]] - own[upper[0]]))
     gap = float(np.linalg.norm(own[upper[len(upper) // 2]] - own[lower[len(lower) // 2]]))
-    return float(smoothstep((gap / max(width, 1e-6) - ROUND[0]) / (ROUND[1] - ROUND[0])))
+    return float(smoothstep((gap / max(_corners(own), 1e-6) - ROUND[0]) / (ROUND[1] - ROUND[0])))
 
 
 def keep_mouth_gap(own: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -209,7 +209,7 @@ class FaceAnalyzer:
         was a fifth of the detector's cost and 7% of the CPU."""
         if self.held < 2 * self.settings.detect_every:
             return True
-        return any(not t.has_mesh and float(t.box()[3] - t.box()[1]) >= HALF_MIN for t in self.tracks)
+        return any(not t.has_mesh and float((b := t.box())[3] - b[1]) >= HALF_MIN for t in self.tracks)
 
     def analyze(self, rgb: np.ndarray) -> Faces:
         s = self.settings
